@@ -1,0 +1,254 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/cluster/clustertest"
+	"github.com/actorserve/actorserve/cluster/wire"
+)
+
+// Test-only wire types; ids 90..99 of cluster's reserved range.
+const (
+	typePing uint32 = 90
+	typePong uint32 = 91
+)
+
+type ping struct {
+	Payload []byte `msgpack:"p"`
+}
+
+func (m *ping) Serialize() (remote.RootSerialized, error) { return wire.Pack(typePing, m) }
+
+type pong struct {
+	Identity string `msgpack:"i"`
+	Address  string `msgpack:"a"`
+	Count    int    `msgpack:"c"`
+	Size     int    `msgpack:"s"`
+}
+
+func (m *pong) Serialize() (remote.RootSerialized, error) { return wire.Pack(typePong, m) }
+
+func init() {
+	wire.Register(typePing, "test.ping", func() wire.Message { return new(ping) })
+	wire.Register(typePong, "test.pong", func() wire.Message { return new(pong) })
+}
+
+// counter is a grain that counts the pings it received in this activation.
+type counter struct{ n int }
+
+func (c *counter) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *ping:
+		c.n++
+		id := pcluster.GetClusterIdentity(ctx)
+		ctx.Respond(&pong{Identity: id.Identity, Address: ctx.Self().Address, Count: c.n, Size: len(m.Payload)})
+	}
+}
+
+func counterKind() cluster.Options {
+	return cluster.Options{Kinds: []*pcluster.Kind{
+		pcluster.NewKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counter{} })),
+	}}
+}
+
+func fixture(t *testing.T, n int) *clustertest.Cluster {
+	return clustertest.New(t, n, clustertest.WithOptions(func(int) cluster.Options { return counterKind() }))
+}
+
+func ask(t testing.TB, node *cluster.Node, id string, timeout time.Duration) (*pong, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := node.Request(ctx, "counter", id, &ping{})
+	if err != nil {
+		return nil, err
+	}
+	p, ok := res.(*pong)
+	if !ok {
+		return nil, fmt.Errorf("reply %T, want *pong", res)
+	}
+	return p, nil
+}
+
+func TestWireRoundTripAcrossNodes(t *testing.T) {
+	c := fixture(t, 2)
+	// Find an identity owned by node 2 and call it from node 1, so the
+	// request and the reply both cross the wire.
+	var id string
+	for i := 0; ; i++ {
+		id = fmt.Sprintf("x-%d", i)
+		if c.Nodes[0].Owner("counter", id) == c.Nodes[1].RemoteAddr() {
+			break
+		}
+	}
+	payload := make([]byte, 3<<20) // larger than gRPC's default 4 MiB batch limit x2 in flight
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := c.Nodes[0].Request(ctx, "counter", id, &ping{Payload: payload})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if p := res.(*pong); p.Size != len(payload) || p.Address != c.Nodes[1].RemoteAddr() {
+				errs <- fmt.Errorf("got %+v", p)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestSingleActivationAndSpread(t *testing.T) {
+	c := fixture(t, 3)
+	hosts := map[string]int{}
+	for i := 0; i < 60; i++ {
+		id := fmt.Sprintf("m-%d", i)
+		var first string
+		for j, node := range c.Nodes {
+			p, err := ask(t, node, id, 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s via %s: %v", id, node.Name(), err)
+			}
+			if j == 0 {
+				first = p.Address
+			} else if p.Address != first {
+				t.Fatalf("%s answered from %s and %s", id, first, p.Address)
+			}
+			if p.Count != j+1 {
+				t.Fatalf("%s count %d after %d calls: more than one activation", id, p.Count, j+1)
+			}
+		}
+		hosts[first]++
+	}
+	if len(hosts) != 3 {
+		t.Fatalf("60 identities placed on %d nodes: %v", len(hosts), hosts)
+	}
+}
+
+func TestKilledNodeGrainsReactivate(t *testing.T) {
+	c := fixture(t, 3)
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("k-%d", i)
+		if _, err := ask(t, c.Nodes[0], ids[i], 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := c.Nodes[2]
+	addr := victim.RemoteAddr()
+	start := time.Now()
+	victim.Kill()
+	// Every identity answers through a survivor; calls in flight when the
+	// topology changes retry at once.
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := ask(t, c.Nodes[1], id, 15*time.Second)
+			if err != nil || p.Address == addr {
+				failed.Add(1)
+				t.Errorf("%s: %v %+v", id, err, p)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("all %d identities answered %s after the kill", len(ids), time.Since(start))
+	if failed.Load() > 0 {
+		t.Fatalf("%d identities failed", failed.Load())
+	}
+}
+
+func TestLeaveMovesGrainsQuickly(t *testing.T) {
+	c := fixture(t, 3)
+	var ids []string
+	for i := 0; len(ids) < 10; i++ {
+		id := fmt.Sprintf("l-%d", i)
+		if c.Nodes[0].Owner("counter", id) == c.Nodes[2].RemoteAddr() {
+			ids = append(ids, id)
+			if _, err := ask(t, c.Nodes[0], id, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	leaving := c.Nodes[2]
+	start := time.Now()
+	leaving.Leave(5 * time.Second)
+	c.WaitMembers(2, 5*time.Second, 2)
+	for _, id := range ids {
+		p, err := ask(t, c.Nodes[0], id, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if p.Address == leaving.RemoteAddr() {
+			t.Fatalf("%s still on the leaving node", id)
+		}
+	}
+	t.Logf("grains moved %s after Leave", time.Since(start))
+	_ = leaving.Close()
+}
+
+func TestFencedNodeRejoinsWithNewID(t *testing.T) {
+	c := fixture(t, 3)
+	node := c.Nodes[2]
+	oldID := node.MemberID()
+	c.Cuts[2].Cut()
+	// The others declare it dead.
+	clustertest.Eventually(t, 20*time.Second, func() error {
+		for _, n := range c.Nodes[:2] {
+			for _, m := range n.Members() {
+				if m.ID == oldID {
+					return fmt.Errorf("%s still lists %s", n.Name(), oldID)
+				}
+			}
+		}
+		return nil
+	})
+	c.Cuts[2].Heal()
+	// It learns it was declared dead, fences itself, and comes back under a
+	// new member id that everyone lists.
+	clustertest.Eventually(t, 30*time.Second, func() error {
+		if node.Fences() == 0 {
+			return fmt.Errorf("node has not fenced itself")
+		}
+		newID := node.MemberID()
+		if newID == "" || newID == oldID {
+			return fmt.Errorf("member id %q", newID)
+		}
+		for _, n := range c.Nodes {
+			found := false
+			for _, m := range n.Members() {
+				found = found || m.ID == newID
+			}
+			if !found || len(n.Members()) != 3 {
+				return fmt.Errorf("%s sees %d members, new id listed: %v", n.Name(), len(n.Members()), found)
+			}
+		}
+		return nil
+	})
+	// And it serves grains again.
+	for i := 0; i < 20; i++ {
+		if _, err := ask(t, c.Nodes[0], fmt.Sprintf("f-%d", i), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
