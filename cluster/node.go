@@ -64,7 +64,7 @@ func New(cfg Config, opts Options, logger *slog.Logger) (*Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, opts: opts, logger: logger.With("component", "cluster", "node", cfg.Name), done: make(chan struct{})}, nil
+	return &Node{cfg: cfg, opts: opts, logger: logger.With("component", "cluster"), done: make(chan struct{})}, nil
 }
 
 // Start starts the actor system and remoting, joins the cluster through

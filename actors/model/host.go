@@ -1,0 +1,184 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/cluster/wire"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// Kind is the grain kind of model actors.
+const Kind = "model"
+
+// NodeActorName is the well-known actor on every node that answers stats
+// queries for the model actors the node hosts.
+const NodeActorName = "actorserve-node"
+
+// Descriptors is the node's view of the deployed models (the control
+// stream's table).
+type Descriptors interface {
+	Get(id string) (*serving.Descriptor, bool)
+}
+
+// Config configures the model actors of a node.
+type Config struct {
+	// IdleTimeout passivates a model actor that received nothing for this
+	// long; it re-activates on the next event. 0 never passivates.
+	IdleTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{IdleTimeout: 10 * time.Minute} }
+
+// Host owns the model actors of one node: their kind, the registry of
+// active actors and their stats, and the node actor that answers stats
+// queries from other nodes.
+type Host struct {
+	cfg      Config
+	nodeName string
+	descs    Descriptors
+	reg      *serving.Registry
+	logger   *slog.Logger
+
+	mu     sync.RWMutex
+	active map[string]activeRef
+	sys    atomic.Pointer[actor.ActorSystem]
+}
+
+type activeRef struct {
+	pid   *actor.PID
+	stats *Stats
+}
+
+// NewHost returns the model host of node nodeName.
+func NewHost(cfg Config, nodeName string, descs Descriptors, reg *serving.Registry, logger *slog.Logger) *Host {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Host{cfg: cfg, nodeName: nodeName, descs: descs, reg: reg, logger: logger.With("component", "model"), active: map[string]activeRef{}}
+}
+
+// Kind returns the grain kind to register with the cluster.
+func (h *Host) Kind() *pcluster.Kind {
+	return pcluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &modelActor{h: h} }))
+}
+
+// Setup spawns this node's well-known actors in sys (called on every start
+// of the node's actor system).
+func (h *Host) Setup(sys *actor.ActorSystem) error {
+	h.sys.Store(sys)
+	_, err := sys.Root.SpawnNamed(actor.PropsFromFunc(h.receiveNode), NodeActorName)
+	return err
+}
+
+func (h *Host) receiveNode(ctx actor.Context) {
+	if q, ok := ctx.Message().(*msg.StatsQuery); ok {
+		ctx.Respond(&msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.Stats(q.IDs...)})
+	}
+}
+
+func (h *Host) register(id string, pid *actor.PID, s *Stats) {
+	h.mu.Lock()
+	h.active[id] = activeRef{pid: pid, stats: s}
+	h.mu.Unlock()
+}
+
+func (h *Host) unregister(id string, pid *actor.PID) {
+	h.mu.Lock()
+	if ref, ok := h.active[id]; ok && ref.pid.Equal(pid) {
+		delete(h.active, id)
+	}
+	h.mu.Unlock()
+}
+
+// Notify tells the local actor of model id, if one is active here, that its
+// descriptor changed or was deleted. The control-stream table calls it.
+func (h *Host) Notify(id string) {
+	h.mu.RLock()
+	ref, ok := h.active[id]
+	h.mu.RUnlock()
+	if sys := h.sys.Load(); ok && sys != nil {
+		sys.Root.Send(ref.pid, refresh{})
+	}
+}
+
+// Stats returns the stats of the active actors on this node (only ids when
+// given), sorted by id.
+func (h *Host) Stats(ids ...string) []msg.ModelStats {
+	h.mu.RLock()
+	refs := make([]*Stats, 0, len(h.active))
+	if len(ids) == 0 {
+		for _, r := range h.active {
+			refs = append(refs, r.stats)
+		}
+	} else {
+		for _, id := range ids {
+			if r, ok := h.active[id]; ok {
+				refs = append(refs, r.stats)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	out := make([]msg.ModelStats, len(refs))
+	for i, s := range refs {
+		out[i] = s.Snapshot()
+	}
+	slices.SortFunc(out, func(a, b msg.ModelStats) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Active is the number of model actors active on this node.
+func (h *Host) Active() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.active)
+}
+
+// Client sends events to model actors wherever they run, without Kafka:
+// the HTTP predict endpoint and tests use it.
+type Client struct {
+	node *cluster.Node
+}
+
+// NewClient returns a client that calls through node.
+func NewClient(node *cluster.Node) *Client { return &Client{node: node} }
+
+// ErrRemote wraps an error a model actor answered with; errors.As to
+// *wire.Error gives its code.
+var ErrRemote = errors.New("model actor error")
+
+// Predict scores events with model id and returns one result per event.
+func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*msg.PredictResponse, error) {
+	res, err := c.node.Request(ctx, Kind, id, &msg.PredictRequest{Events: events})
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case *msg.PredictResponse:
+		return r, nil
+	case *wire.Error:
+		return nil, r
+	default:
+		return nil, fmt.Errorf("model %q answered %T", id, res)
+	}
+}

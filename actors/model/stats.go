@@ -1,0 +1,151 @@
+package model
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/actorserve/actorserve/actors/msg"
+)
+
+// sketchBins bounds each latency sketch: 2048 bins at 1 % relative
+// accuracy cover 1 ns to far beyond an hour; below that the lowest bins
+// collapse, so memory never grows with traffic.
+const (
+	sketchAccuracy = 0.01
+	sketchBins     = 2048
+)
+
+// Stats is one model version's serving statistics. The model actor is the
+// only writer; readers (stats queries, HTTP) take snapshots from any
+// goroutine without going through the actor's mailbox, so a busy or slow
+// model still answers stats at once.
+type Stats struct {
+	mu sync.Mutex
+	window
+	previous *msg.ModelStats
+	state    string
+	format   string
+	desc     string
+	node     string
+	id       string
+}
+
+type window struct {
+	version   int64
+	since     time.Time
+	lastUsed  time.Time
+	usage     int64
+	errors    int64
+	errorsBy  map[string]int64
+	sumNS     float64
+	minNS     float64
+	maxNS     float64
+	sketch    *ddsketch.DDSketch
+	lastError string
+}
+
+func newWindow(version int64, now time.Time) window {
+	sk, err := ddsketch.LogCollapsingLowestDenseDDSketch(sketchAccuracy, sketchBins)
+	if err != nil {
+		panic(err) // constant arguments; cannot fail
+	}
+	return window{version: version, since: now, sketch: sk, minNS: math.Inf(1)}
+}
+
+func newStats(id, node string) *Stats {
+	return &Stats{id: id, node: node, state: "loading", window: newWindow(0, time.Now())}
+}
+
+// reset starts a new version's window, keeping the last one as previous.
+func (s *Stats) reset(version int64, format, desc string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.version != 0 {
+		prev := s.snapshotLocked()
+		prev.Previous = nil
+		s.previous = &prev
+	}
+	s.window = newWindow(version, now)
+	s.format, s.desc, s.state = format, desc, "active"
+}
+
+// observe records n events scored in d together: each is counted with a
+// latency of d/n (a batch's time is shared evenly among its events).
+func (s *Stats) observe(d time.Duration, n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	per := float64(d.Nanoseconds()) / float64(n)
+	if per <= 0 {
+		per = 1 // a clock too coarse to see the work still did some
+	}
+	s.mu.Lock()
+	s.usage += int64(n)
+	s.sumNS += float64(d.Nanoseconds())
+	s.minNS = math.Min(s.minNS, per)
+	s.maxNS = math.Max(s.maxNS, per)
+	_ = s.sketch.AddWithCount(per, float64(n))
+	s.lastUsed = now
+	s.mu.Unlock()
+}
+
+// fail records n events that could not be scored, by reason code.
+func (s *Stats) fail(code, text string, n int) {
+	s.mu.Lock()
+	s.errors += int64(n)
+	if s.errorsBy == nil {
+		s.errorsBy = map[string]int64{}
+	}
+	s.errorsBy[code] += int64(n)
+	s.lastError = text
+	s.mu.Unlock()
+}
+
+// setLastError reports a problem that is not an event's (a failed reload).
+func (s *Stats) setLastError(text string) {
+	s.mu.Lock()
+	s.lastError = text
+	s.mu.Unlock()
+}
+
+func (s *Stats) setState(state string) {
+	s.mu.Lock()
+	s.state = state
+	s.mu.Unlock()
+}
+
+// Snapshot returns the current statistics.
+func (s *Stats) Snapshot() msg.ModelStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshotLocked()
+}
+
+func (s *Stats) snapshotLocked() msg.ModelStats {
+	out := msg.ModelStats{
+		ID: s.id, Version: s.version, Format: s.format, Description: s.desc, Node: s.node,
+		State: s.state, Since: s.since, LastUsed: s.lastUsed, Usage: s.usage, Errors: s.errors,
+		LastError: s.lastError, Previous: s.previous,
+	}
+	if len(s.errorsBy) > 0 {
+		out.ErrorsBy = make(map[string]int64, len(s.errorsBy))
+		for k, v := range s.errorsBy {
+			out.ErrorsBy[k] = v
+		}
+	}
+	if s.usage > 0 {
+		out.DurationMS = s.sumNS / 1e6
+		out.MinMS = s.minNS / 1e6
+		out.MaxMS = s.maxNS / 1e6
+		out.MeanMS = s.sumNS / float64(s.usage) / 1e6
+		if qs, err := s.sketch.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
+			// The sketch is 1 % accurate; never report outside [min, max].
+			clamp := func(v float64) float64 { return math.Min(math.Max(v, s.minNS), s.maxNS) / 1e6 }
+			out.P50MS, out.P95MS, out.P99MS = clamp(qs[0]), clamp(qs[1]), clamp(qs[2])
+		}
+	}
+	return out
+}

@@ -1,0 +1,263 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/actorserve/actorserve/actors/control"
+	"github.com/actorserve/actorserve/actors/model"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/queryable"
+	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/linear"
+)
+
+// NodeConfig is everything one node needs.
+type NodeConfig struct {
+	Cluster         cluster.Config
+	HTTP            queryable.Config
+	Control         control.Config
+	Model           model.Config
+	Brokers         []string
+	ShutdownTimeout time.Duration
+}
+
+// DefaultNodeConfig returns the defaults of `actorserve node`.
+func DefaultNodeConfig() NodeConfig {
+	cc := cluster.DefaultConfig()
+	cc.Gossip = "127.0.0.1:7946"
+	cc.Remote = "127.0.0.1:8090"
+	return NodeConfig{
+		Cluster:         cc,
+		HTTP:            queryable.DefaultConfig(),
+		Control:         control.DefaultConfig(),
+		Model:           model.DefaultConfig(),
+		Brokers:         []string{"127.0.0.1:9092"},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// RegisterFlags binds every node flag.
+func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
+	c.Cluster.RegisterFlags(fs)
+	c.HTTP.RegisterFlags(fs)
+	c.Control.RegisterFlags(fs)
+	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
+	fs.Func("brokers", "comma-separated Kafka bootstrap brokers host:port (default 127.0.0.1:9092)", func(s string) error {
+		c.Brokers = nil
+		for _, b := range strings.Split(s, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Brokers = append(c.Brokers, b)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "bound on graceful shutdown")
+}
+
+// Validate reports every configuration error.
+func (c *NodeConfig) Validate() error {
+	c.Control.Brokers = c.Brokers
+	c.Cluster.HTTP = c.HTTP.Listen
+	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate())
+}
+
+// Node is one running actorserve node: cluster member, descriptor table,
+// model host and HTTP API.
+type Node struct {
+	cfg     NodeConfig
+	logger  *slog.Logger
+	Cluster *cluster.Node
+	Host    *model.Host
+	Table   *control.Table[*serving.Descriptor]
+	API     *queryable.Server
+
+	kafka    *kgo.Client
+	httpSrv  *http.Server
+	httpAddr string
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// decodeDescriptor is the control table's decoder: the record key must be
+// the descriptor's id.
+func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
+	d, err := serving.DecodeDescriptor(value)
+	if err != nil {
+		return nil, err
+	}
+	if d.ID != key {
+		return nil, fmt.Errorf("descriptor id %q under key %q", d.ID, key)
+	}
+	return d, nil
+}
+
+// NewRegistry returns the format registry with every built-in format.
+func NewRegistry() *serving.Registry {
+	reg := serving.NewRegistry()
+	linear.Register(reg)
+	return reg
+}
+
+// StartNode starts a node and returns once its HTTP API listens and it
+// has joined the cluster. Readiness (/readyz) follows once the descriptor
+// table has caught up with the control topic.
+func StartNode(ctx context.Context, cfg NodeConfig, logger *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger = logger.With("node", cfg.Cluster.Name)
+	n := &Node{cfg: cfg, logger: logger}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+
+	// HTTP listener first: with port 0 its real address is advertised to peers.
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	n.httpAddr = ln.Addr().String()
+	cfg.Cluster.HTTP = n.httpAddr
+
+	reg := prometheus.NewRegistry()
+	table, err := control.NewTable(cfg.Control, decodeDescriptor, logger, reg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	n.Table = table
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := table.Run(runCtx); err != nil && runCtx.Err() == nil {
+			logger.Error("control table stopped", "err", err)
+		}
+	}()
+
+	n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+
+	formats := NewRegistry()
+	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
+	table.Subscribe(func(e control.Entry[*serving.Descriptor]) { n.Host.Notify(e.ID) })
+
+	n.Cluster, err = cluster.New(cfg.Cluster, cluster.Options{
+		Kinds: []*pcluster.Kind{n.Host.Kind()},
+		Setup: n.Host.Setup,
+	}, logger)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := n.Cluster.Start(ctx); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	n.API = queryable.New(cfg.HTTP, queryable.Deps{
+		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger,
+		Publisher: control.NewPublisher(n.kafka, cfg.Control.Topic),
+		Ready: func() error {
+			if !table.Ready() {
+				return errors.New("descriptor table is still loading the control topic")
+			}
+			if len(n.Cluster.Members()) == 0 {
+				return errors.New("not a cluster member")
+			}
+			return nil
+		},
+	})
+	n.httpSrv = &http.Server{Handler: n.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+	ok = true
+	logger.Info("node ready to serve", "http", n.httpAddr, "gossip", n.Cluster.GossipAddr(), "remote", n.Cluster.RemoteAddr())
+	return n, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (n *Node) HTTPAddr() string { return n.httpAddr }
+
+// WaitReady waits until the descriptor table has loaded the control topic.
+func (n *Node) WaitReady(ctx context.Context) error { return n.Table.WaitReady(ctx) }
+
+// Shutdown stops the node gracefully, in order: readiness 503, leave the
+// cluster (peers re-home this node's models at once while it still routes
+// requests), drain HTTP, stop the model actors and the actor system, stop
+// reading the control topic. One timeout bounds it all.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	n.once.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
+		defer cancel()
+		n.logger.Info("shutting down")
+		if n.API != nil {
+			n.API.Drain()
+		}
+		if n.Cluster != nil {
+			n.Cluster.Leave(leaveTimeout(ctx))
+		}
+		if n.httpSrv != nil {
+			err = n.httpSrv.Shutdown(ctx)
+		}
+		n.closeRest()
+		n.logger.Info("stopped")
+	})
+	return err
+}
+
+func leaveTimeout(ctx context.Context) time.Duration {
+	d := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)/2)
+	}
+	return d
+}
+
+// Close stops the node at once, without leaving the cluster gracefully.
+func (n *Node) Close() {
+	n.once.Do(func() {
+		if n.httpSrv != nil {
+			_ = n.httpSrv.Close()
+		}
+		n.closeRest()
+	})
+}
+
+func (n *Node) closeRest() {
+	if n.Cluster != nil {
+		_ = n.Cluster.Close()
+	}
+	n.cancel()
+	if n.kafka != nil {
+		n.kafka.Close()
+	}
+	n.wg.Wait()
+}

@@ -1,0 +1,615 @@
+package queryable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actorserve/actorserve/actors/model"
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/cluster/wire"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	// Listen is the HTTP address host:port.
+	Listen string
+	// MaxBodyBytes bounds request bodies (descriptors with inline data,
+	// predict batches).
+	MaxBodyBytes int64
+	// MaxEvents bounds the events of one predict call.
+	MaxEvents int
+	// QueryTimeout is the deadline of a cluster-wide stats query.
+	QueryTimeout time.Duration
+	// PredictTimeout is the deadline of a predict call.
+	PredictTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:         "127.0.0.1:8080",
+		MaxBodyBytes:   16 << 20,
+		MaxEvents:      10000,
+		QueryTimeout:   2 * time.Second,
+		PredictTimeout: 10 * time.Second,
+	}
+}
+
+// RegisterFlags binds the HTTP flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "http", c.Listen, "HTTP API address host:port")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest HTTP request body")
+	fs.IntVar(&c.MaxEvents, "max-events", c.MaxEvents, "most events in one predict call")
+	fs.DurationVar(&c.QueryTimeout, "query-timeout", c.QueryTimeout, "deadline of a cluster-wide stats query")
+	fs.DurationVar(&c.PredictTimeout, "predict-timeout", c.PredictTimeout, "deadline of a predict call")
+}
+
+// Validate reports configuration errors.
+func (c Config) Validate() error {
+	if _, _, err := cluster.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxEvents < 1 || c.QueryTimeout <= 0 || c.PredictTimeout <= 0 {
+		return errors.New("http: max-body-bytes (>= 1024), max-events, query-timeout and predict-timeout must be positive")
+	}
+	return nil
+}
+
+// Table is the node's descriptor table (the control stream).
+type Table interface {
+	Get(id string) (*serving.Descriptor, bool)
+	List() []*serving.Descriptor
+	WaitFor(ctx context.Context, id string, cond func(*serving.Descriptor, bool) bool) error
+}
+
+// Publisher writes descriptors to the control stream.
+type Publisher interface {
+	Put(ctx context.Context, id string, value []byte) (int64, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Deps are the components the API serves from.
+type Deps struct {
+	Node      *cluster.Node
+	Host      *model.Host
+	Table     Table
+	Publisher Publisher
+	Registry  *serving.Registry
+	// Ready reports why the node is not ready (nil when ready).
+	Ready  func() error
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	cfg    Config
+	d      Deps
+	client *model.Client
+	logger *slog.Logger
+	mux    *http.ServeMux
+
+	deployMu sync.Mutex // serialises version assignment on this node
+	draining bool
+	drainMu  sync.RWMutex
+}
+
+// New returns the API server.
+func New(cfg Config, d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, d: d, client: model.NewClient(d.Node), logger: d.Logger.With("component", "http"), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Drain makes /readyz answer 503 from now on (graceful shutdown).
+func (s *Server) Drain() {
+	s.drainMu.Lock()
+	s.draining = true
+	s.drainMu.Unlock()
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /version", s.version)
+	s.mux.HandleFunc("GET /v1/models", s.listModels)
+	s.mux.HandleFunc("GET /v1/models/{id}", s.getModel)
+	s.mux.HandleFunc("PUT /v1/models/{id}", s.putModel)
+	s.mux.HandleFunc("DELETE /v1/models/{id}", s.deleteModel)
+	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
+	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// --- errors ---
+
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, text string) {
+	writeJSON(w, status, apiError{Error: text, Code: code})
+}
+
+// readBody reads a bounded request body, answering 413 when it is larger.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit))
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", "read body: "+err.Error())
+		return nil, false
+	}
+	return b, true
+}
+
+func (s *Server) requireModel(w http.ResponseWriter, id string) (*serving.Descriptor, bool) {
+	d, ok := s.d.Table.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, msg.CodeUnknownModel, fmt.Sprintf("model %q is not deployed", id))
+		return nil, false
+	}
+	return d, true
+}
+
+// --- health ---
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	s.drainMu.RLock()
+	draining := s.draining
+	s.drainMu.RUnlock()
+	if draining {
+		writeError(w, http.StatusServiceUnavailable, "draining", "node is shutting down")
+		return
+	}
+	if s.d.Ready != nil {
+		if err := s.d.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready"})
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	out := map[string]string{"version": "(devel)"}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		out["version"] = bi.Main.Version
+		out["go"] = bi.GoVersion
+		for _, st := range bi.Settings {
+			if st.Key == "vcs.revision" {
+				out["revision"] = st.Value
+			}
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+// --- models ---
+
+// ModelView is one model in /v1/models and /v1/models/{id}: the deployed
+// descriptor merged with the live stats of its actor, wherever it runs.
+type ModelView struct {
+	msg.ModelStats
+	// Replicas lists every node that reported an active actor for this
+	// model; more than one means a short double activation during churn.
+	Replicas []string `json:"replicas,omitempty"`
+}
+
+func (s *Server) view(d *serving.Descriptor, stats []msg.ModelStats) ModelView {
+	v := ModelView{}
+	if len(stats) == 0 {
+		v.ModelStats = msg.ModelStats{ID: d.ID, Version: d.Version, Format: d.Format, Description: d.Description, State: "inactive"}
+		return v
+	}
+	best := stats[0]
+	for _, st := range stats[1:] {
+		if st.Version > best.Version || (st.Version == best.Version && st.Usage > best.Usage) {
+			best = st
+		}
+	}
+	v.ModelStats = best
+	if len(stats) > 1 {
+		for _, st := range stats {
+			v.Replicas = append(v.Replicas, st.Node)
+		}
+	}
+	return v
+}
+
+// gather asks every member for the stats of the model actors it hosts.
+func (s *Server) gather(ctx context.Context, ids []string) (map[string][]msg.ModelStats, map[string]int, []string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	members := s.d.Node.Members()
+	type answer struct {
+		m     cluster.Member
+		reply *msg.StatsReply
+		err   error
+	}
+	ch := make(chan answer, len(members))
+	for _, m := range members {
+		go func() {
+			var rep *msg.StatsReply
+			var err error
+			if m.Self {
+				rep = &msg.StatsReply{Node: s.d.Node.Name(), Models: s.d.Host.Stats(ids...)}
+			} else {
+				var res any
+				res, err = s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.StatsQuery{IDs: ids})
+				if err == nil {
+					var ok bool
+					if rep, ok = res.(*msg.StatsReply); !ok {
+						err = fmt.Errorf("member %s answered %T", m.Name, res)
+					}
+				}
+			}
+			ch <- answer{m, rep, err}
+		}()
+	}
+	byID := map[string][]msg.ModelStats{}
+	active := map[string]int{}
+	var missing []string
+	for range members {
+		a := <-ch
+		if a.err != nil {
+			s.logger.Warn("member did not answer the stats query", "member", a.m.Name, "err", a.err)
+			missing = append(missing, a.m.Name)
+			continue
+		}
+		active[a.m.ID] = len(a.reply.Models)
+		for _, st := range a.reply.Models {
+			byID[st.ID] = append(byID[st.ID], st)
+		}
+	}
+	slices.Sort(missing)
+	return byID, active, missing
+}
+
+type modelList struct {
+	Models  []ModelView `json:"models"`
+	Count   int         `json:"count"`
+	Partial bool        `json:"partial"`
+	Missing []string    `json:"missing,omitempty"`
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	descs := s.d.Table.List()
+	byID, _, missing := s.gather(r.Context(), nil)
+	out := modelList{Models: make([]ModelView, 0, len(descs)), Partial: len(missing) > 0, Missing: missing}
+	state := q.Get("state")
+	for _, d := range descs {
+		v := s.view(d, byID[d.ID])
+		if state != "" && v.State != state {
+			continue
+		}
+		out.Models = append(out.Models, v)
+	}
+	if lim, err := strconv.Atoi(q.Get("limit")); err == nil && lim >= 0 && lim < len(out.Models) {
+		out.Models = out.Models[:lim]
+	}
+	out.Count = len(out.Models)
+	writeJSON(w, 200, out)
+}
+
+type modelDetail struct {
+	ModelView
+	Descriptor *serving.Descriptor `json:"descriptor"`
+	Partial    bool                `json:"partial"`
+	Missing    []string            `json:"missing,omitempty"`
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d, ok := s.requireModel(w, id)
+	if !ok {
+		return
+	}
+	byID, _, missing := s.gather(r.Context(), []string{id})
+	dd := *d
+	if len(dd.Data) > 4096 {
+		dd.Data = nil // keep the answer small; the model bytes are in the control topic
+	}
+	writeJSON(w, 200, modelDetail{ModelView: s.view(d, byID[id]), Descriptor: &dd, Partial: len(missing) > 0, Missing: missing})
+}
+
+type deployed struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"`
+}
+
+func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	d, err := serving.DecodeDescriptor(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_descriptor", err.Error())
+		return
+	}
+	if d.ID == "" {
+		d.ID = id
+	} else if d.ID != id {
+		writeError(w, http.StatusBadRequest, "invalid_descriptor", fmt.Sprintf("descriptor id %q does not match the path's %q", d.ID, id))
+		return
+	}
+	s.deployMu.Lock()
+	defer s.deployMu.Unlock()
+	var prev int64
+	if old, ok := s.d.Table.Get(id); ok {
+		prev = old.Version
+	}
+	if d.Version == 0 {
+		d.Version = prev + 1
+	} else if d.Version <= prev {
+		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at version %d; a new version must be higher, got %d", id, prev, d.Version))
+		return
+	}
+	if err := d.Validate(s.d.Registry); err != nil {
+		code := "invalid_descriptor"
+		if errors.Is(err, serving.ErrUnknownFormat) {
+			code = "unknown_format"
+		}
+		writeError(w, http.StatusUnprocessableEntity, code, err.Error())
+		return
+	}
+	// Load it once here so a model that cannot load is never published.
+	if _, err := s.d.Registry.Load(d); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_model", err.Error())
+		return
+	}
+	d.CreatedAt = time.Now().UTC()
+	b, err := d.Encode()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := s.d.Publisher.Put(ctx, id, b); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("publish model %q to the control topic: %s", id, err))
+		return
+	}
+	// Read-your-writes on this node: answer once our table has it.
+	want := d.Version
+	if err := s.d.Table.WaitFor(ctx, id, func(x *serving.Descriptor, ok bool) bool { return ok && x.Version >= want }); err != nil {
+		s.logger.Warn("published descriptor not yet in the local table", "model", id, "err", err)
+	}
+	writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
+}
+
+func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d, ok := s.requireModel(w, id)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.d.Publisher.Delete(ctx, id); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("delete model %q: %s", id, err))
+		return
+	}
+	_ = s.d.Table.WaitFor(ctx, id, func(_ *serving.Descriptor, ok bool) bool { return !ok })
+	writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
+}
+
+// --- predict ---
+
+type eventJSON struct {
+	ID       json.RawMessage   `json:"id"`
+	Model    string            `json:"model"`
+	Features *serving.Features `json:"features"`
+}
+
+type predictBody struct {
+	eventJSON
+	Events []eventJSON `json:"events"`
+}
+
+func (e *eventJSON) toEvent(i int) (msg.Event, error) {
+	var ev msg.Event
+	if e.Features == nil {
+		return ev, fmt.Errorf("event %d has no \"features\"", i)
+	}
+	ev.Features = *e.Features
+	if len(e.ID) > 0 && string(e.ID) != "null" {
+		var s string
+		if err := json.Unmarshal(e.ID, &s); err == nil {
+			ev.ID = s
+		} else if _, err := strconv.ParseFloat(string(e.ID), 64); err == nil {
+			ev.ID = string(e.ID)
+		} else {
+			return ev, fmt.Errorf("event %d: \"id\" must be a string or a number", i)
+		}
+	}
+	return ev, nil
+}
+
+type predictResult struct {
+	ID         string              `json:"id,omitempty"`
+	Prediction *serving.Prediction `json:"prediction,omitempty"`
+	Error      string              `json:"error,omitempty"`
+	Code       string              `json:"code,omitempty"`
+}
+
+type predictOne struct {
+	Model      string             `json:"model"`
+	Version    int64              `json:"version"`
+	ID         string             `json:"id,omitempty"`
+	Prediction serving.Prediction `json:"prediction"`
+	Node       string             `json:"node"`
+	LatencyUS  int64              `json:"latency_us"`
+}
+
+type predictMany struct {
+	Model     string          `json:"model"`
+	Version   int64           `json:"version"`
+	Node      string          `json:"node"`
+	LatencyUS int64           `json:"latency_us"`
+	Results   []predictResult `json:"results"`
+	Errors    int             `json:"errors"`
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.requireModel(w, id); !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	var pb predictBody
+	if err := json.Unmarshal(body, &pb); err != nil {
+		code := "decode_error"
+		if errors.Is(err, serving.ErrInvalidEvent) {
+			code = msg.CodeSchemaMismatch
+		}
+		writeError(w, http.StatusBadRequest, code, "malformed predict request: "+err.Error())
+		return
+	}
+	batch := pb.Events != nil
+	var events []msg.Event
+	if batch {
+		if len(pb.Events) == 0 {
+			writeError(w, http.StatusBadRequest, "bad_request", "\"events\" is empty")
+			return
+		}
+		if len(pb.Events) > s.cfg.MaxEvents {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_many_events", fmt.Sprintf("%d events is over the limit of %d per call", len(pb.Events), s.cfg.MaxEvents))
+			return
+		}
+		events = make([]msg.Event, len(pb.Events))
+		for i := range pb.Events {
+			ev, err := pb.Events[i].toEvent(i)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+				return
+			}
+			events[i] = ev
+		}
+	} else {
+		ev, err := pb.eventJSON.toEvent(0)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", strings.Replace(err.Error(), "event 0", "event", 1))
+			return
+		}
+		events = []msg.Event{ev}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PredictTimeout)
+	defer cancel()
+	res, err := s.client.Predict(ctx, id, events)
+	if err != nil {
+		s.writeCallError(w, id, err)
+		return
+	}
+	if !batch {
+		r0 := res.Results[0]
+		if r0.Code != "" {
+			writeError(w, http.StatusUnprocessableEntity, r0.Code, r0.Error)
+			return
+		}
+		writeJSON(w, 200, predictOne{Model: res.Model, Version: res.Version, ID: r0.ID, Prediction: r0.Prediction, Node: res.Node, LatencyUS: res.LatencyNS / 1000})
+		return
+	}
+	out := predictMany{Model: res.Model, Version: res.Version, Node: res.Node, LatencyUS: res.LatencyNS / 1000, Results: make([]predictResult, len(res.Results))}
+	for i := range res.Results {
+		rr := &res.Results[i]
+		out.Results[i] = predictResult{ID: rr.ID, Error: rr.Error, Code: rr.Code}
+		if rr.Code == "" {
+			out.Results[i].Prediction = &rr.Prediction
+		} else {
+			out.Errors++
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) writeCallError(w http.ResponseWriter, id string, err error) {
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		status := http.StatusUnprocessableEntity
+		switch we.Code {
+		case msg.CodeUnknownModel:
+			status = http.StatusNotFound
+		case msg.CodeModelFailed:
+			status = http.StatusServiceUnavailable
+		}
+		writeError(w, status, we.Code, we.Message)
+	case errors.Is(err, cluster.ErrTimeout):
+		writeError(w, http.StatusGatewayTimeout, msg.CodeTimeout, fmt.Sprintf("model %q did not answer in time: %s", id, err))
+	default:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("model %q: %s", id, err))
+	}
+}
+
+// --- cluster ---
+
+type memberView struct {
+	cluster.Member
+	Status       string `json:"status"`
+	ActiveModels *int   `json:"active_models"`
+}
+
+type clusterViewJSON struct {
+	Self    string       `json:"self"`
+	Members []memberView `json:"members"`
+	Models  int          `json:"models"`
+	Partial bool         `json:"partial"`
+	Missing []string     `json:"missing,omitempty"`
+}
+
+func (s *Server) clusterView(w http.ResponseWriter, r *http.Request) {
+	_, active, missing := s.gather(r.Context(), nil)
+	out := clusterViewJSON{Self: s.d.Node.Name(), Models: len(s.d.Table.List()), Partial: len(missing) > 0, Missing: missing}
+	for _, m := range s.d.Node.Members() {
+		mv := memberView{Member: m, Status: "alive"}
+		if n, ok := active[m.ID]; ok {
+			mv.ActiveModels = &n
+		} else {
+			mv.Status = "unresponsive"
+		}
+		out.Members = append(out.Members, mv)
+	}
+	writeJSON(w, 200, out)
+}
