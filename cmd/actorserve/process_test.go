@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/actorserve/actorserve/cmd/actorserve/internal/app"
+)
+
+// The test binary doubles as the actorserve binary: with this variable set
+// it runs the command line instead of the tests, so process tests need no
+// separate build.
+const asBinary = "ACTORSERVE_TEST_AS_BINARY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asBinary) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lineBuf
+	done chan struct{}
+}
+
+// lineBuf collects a process's output and lets a test wait for a line.
+type lineBuf struct {
+	mu    sync.Mutex
+	lines []string
+	cond  *sync.Cond
+}
+
+func newLineBuf() *lineBuf {
+	l := &lineBuf{}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *lineBuf) consume(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l.mu.Lock()
+		l.lines = append(l.lines, sc.Text())
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}
+}
+
+func (l *lineBuf) find(re *regexp.Regexp) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if m := re.FindStringSubmatch(s); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
+func (l *lineBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asBinary+"=1")
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	p := &proc{name: name, cmd: cmd, out: newLineBuf(), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.out.consume(stdout) }()
+	go func() { defer wg.Done(); p.out.consume(stderr) }()
+	go func() { wg.Wait(); _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("--- output of %s ---\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) await(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if m := p.out.find(re); m != nil {
+			return m
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before printing %s:\n%s", p.name, re, p.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s did not print %s within %s:\n%s", p.name, re, timeout, p.out.String())
+	return nil
+}
+
+type node struct {
+	*proc
+	http, gossip string
+}
+
+var nodeLine = regexp.MustCompile(`^node (\S+): http://(\S+) gossip (\S+) remote (\S+)`)
+
+// startCluster starts a broker and three node processes, joined through n1.
+func startCluster(t *testing.T) []*node {
+	t.Helper()
+	b := start(t, "broker", "broker", "--listen", "127.0.0.1:0", "--log-level", "warn")
+	brokers := b.await(t, regexp.MustCompile(`kafka broker listening on (\S+)`), 20*time.Second)[1]
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		args := []string{"node", "--name", fmt.Sprintf("n%d", i), "--gossip", "127.0.0.1:0", "--remote", "127.0.0.1:0",
+			"--http", "127.0.0.1:0", "--brokers", brokers, "--log-level", "warn", "--log-format", "text"}
+		if i > 1 {
+			args = append(args, "--join", nodes[0].gossip)
+		}
+		p := start(t, fmt.Sprintf("n%d", i), args...)
+		m := p.await(t, nodeLine, 30*time.Second)
+		nodes = append(nodes, &node{proc: p, http: m[2], gossip: m[3]})
+	}
+	for _, n := range nodes {
+		eventually(t, 20*time.Second, func() error {
+			var c struct {
+				Members []json.RawMessage `json:"members"`
+			}
+			if err := getJSON(n.http+"/readyz", nil); err != nil {
+				return err
+			}
+			if err := getJSON(n.http+"/v1/cluster", &c); err != nil {
+				return err
+			}
+			if len(c.Members) != 3 {
+				return fmt.Errorf("%s sees %d members", n.name, len(c.Members))
+			}
+			return nil
+		})
+	}
+	return nodes
+}
+
+func eventually(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func do(method, url string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+url, rd)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	if out != nil {
+		return resp.StatusCode, json.Unmarshal(b, out)
+	}
+	return resp.StatusCode, nil
+}
+
+func getJSON(url string, out any) error { _, err := do(http.MethodGet, url, nil, out); return err }
+
+// model i computes value = i*x0 + x1 + 0.5.
+func deployModels(t *testing.T, via *node, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("model-%02d", i)
+		d := map[string]any{
+			"format": "linear", "features": []string{"x0", "x1"},
+			"data": map[string]any{"coefficients": [][]float64{{float64(i), 1}}, "intercepts": []float64{0.5}, "link": "identity"},
+		}
+		if _, err := do(http.MethodPut, via.http+"/v1/models/"+ids[i], d, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+type predictOut struct {
+	Model      string `json:"model"`
+	Node       string `json:"node"`
+	Prediction struct {
+		Value *float64 `json:"value"`
+	} `json:"prediction"`
+}
+
+func predict(via *node, id string, i int, x0, x1 float64) (*predictOut, error) {
+	var out predictOut
+	if _, err := do(http.MethodPost, via.http+"/v1/models/"+id+"/predict",
+		map[string]any{"id": "e", "features": map[string]float64{"x0": x0, "x1": x1}}, &out); err != nil {
+		return nil, err
+	}
+	want := float64(i)*x0 + x1 + 0.5
+	if out.Prediction.Value == nil || math.Abs(*out.Prediction.Value-want) > 1e-9 {
+		return &out, fmt.Errorf("%s: value %v, want %v", id, out.Prediction.Value, want)
+	}
+	return &out, nil
+}
+
+type modelsOut struct {
+	Models []struct {
+		ID    string `json:"id"`
+		Node  string `json:"node"`
+		State string `json:"state"`
+		Usage int64  `json:"usage"`
+	} `json:"models"`
+	Partial bool `json:"partial"`
+}
+
+// TestProcessCluster is the issue-2 acceptance run with real processes: a
+// broker and three nodes; 50 models deployed through n1 answer through n2
+// with the right values; n3 lists all 50 spread over the three nodes with
+// exact usage; then the node hosting the most actors is SIGKILLed and
+// every model answers again through the survivors.
+func TestProcessCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	nodes := startCluster(t)
+	ids := deployModels(t, nodes[0], 50)
+	calls := map[string]int64{}
+	for i, id := range ids {
+		for k := 0; k <= i%3; k++ {
+			if _, err := predict(nodes[1], id, i, float64(k), 2); err != nil {
+				t.Fatal(err)
+			}
+			calls[id]++
+		}
+	}
+	var list modelsOut
+	if err := getJSON(nodes[2].http+"/v1/models", &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Models) != 50 || list.Partial {
+		t.Fatalf("n3 lists %d models (partial %v), want 50", len(list.Models), list.Partial)
+	}
+	perNode := map[string]int{}
+	for _, m := range list.Models {
+		if m.State != "active" || m.Usage != calls[m.ID] {
+			t.Errorf("%s: state %s usage %d, want active and %d", m.ID, m.State, m.Usage, calls[m.ID])
+		}
+		perNode[m.Node]++
+	}
+	if len(perNode) != 3 {
+		t.Fatalf("actors on %d nodes, want all 3: %v", len(perNode), perNode)
+	}
+	t.Logf("placement: %v", perNode)
+
+	// SIGKILL the node that hosts the most actors.
+	var victim *node
+	for _, n := range nodes {
+		if victim == nil || perNode[n.name] > perNode[victim.name] {
+			victim = n
+		}
+	}
+	var via *node
+	for _, n := range nodes {
+		if n != victim {
+			via = n
+			break
+		}
+	}
+	killed := time.Now()
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Every model must answer through a survivor within the product's own
+	// predict timeout (10 s); record when the last one did.
+	var wg sync.WaitGroup
+	var last atomic.Int64
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := predict(via, id, i, 1, 1)
+			if err != nil {
+				t.Errorf("after SIGKILL of %s: %v", victim.name, err)
+				return
+			}
+			if out.Node == victim.name {
+				t.Errorf("%s answered from the killed node", id)
+			}
+			for {
+				prev := last.Load()
+				now := int64(time.Since(killed))
+				if now <= prev || last.CompareAndSwap(prev, now) {
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("SIGKILL %s (%d actors): all 50 models answered through %s after %s", victim.name, perNode[victim.name], via.name, time.Duration(last.Load()).Round(time.Millisecond))
+
+	eventually(t, 10*time.Second, func() error {
+		var l modelsOut
+		if err := getJSON(via.http+"/v1/models", &l); err != nil {
+			return err
+		}
+		for _, m := range l.Models {
+			if m.Node == victim.name {
+				return fmt.Errorf("%s still listed on %s", m.ID, victim.name)
+			}
+		}
+		return nil
+	})
+}
+
+// TestProcessGracefulLeave SIGTERMs a node under steady traffic through a
+// survivor: its actors move and not one request fails.
+func TestProcessGracefulLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	nodes := startCluster(t)
+	ids := deployModels(t, nodes[0], 30)
+	for i, id := range ids {
+		if _, err := predict(nodes[1], id, i, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaving, via := nodes[2], nodes[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	var ok, failed atomic.Int64
+	var errMu sync.Mutex
+	var errs []string
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; ctx.Err() == nil; k++ {
+				i := k % len(ids)
+				if _, err := predict(via, ids[i], i, 1, 1); err != nil {
+					failed.Add(1)
+					errMu.Lock()
+					errs = append(errs, err.Error())
+					errMu.Unlock()
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // traffic before the signal
+	if err := leaving.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-leaving.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("SIGTERMed node did not exit within 30 s")
+	}
+	before := ok.Load()
+	eventually(t, 10*time.Second, func() error { // traffic after the exit
+		if ok.Load() < before+200 {
+			return fmt.Errorf("only %d requests since the exit", ok.Load()-before)
+		}
+		return nil
+	})
+	cancel()
+	wg.Wait()
+	if code := leaving.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("SIGTERMed node exited with %d", code)
+	}
+	sort.Strings(errs)
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d requests failed during the graceful leave, first: %s", failed.Load(), ok.Load()+failed.Load(), errs[0])
+	}
+	t.Logf("%d requests, 0 failed, while %s left", ok.Load(), leaving.name)
+}
+
+// keep the app import used even if tests above change.
+var _ = app.Run
