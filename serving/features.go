@@ -11,6 +11,9 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
+// MaxFeatures is the most values one Features may hold; decoding more is an [ErrInvalidEvent].
+const MaxFeatures = 1 << 20
+
 // Features is an event's feature payload: either named (a JSON or msgpack object; member order
 // is kept) or positional (an array). A JSON null means the feature is missing and decodes to NaN;
 // any other non-number (a string, a boolean, a nested value) is an error wrapping
@@ -138,11 +141,13 @@ func (p *featParser) object(f *Features) error {
 			if len(offs) > 1 {
 				start = offs[len(offs)-2]
 			}
-			v, err := p.value(func() string { return fmt.Sprintf("feature %q", kb[start:]) })
+			v, err := p.value(func() string { return fmt.Sprintf("feature %q", string(kb[start:])) })
 			if err != nil {
 				return err
 			}
-			vals = append(vals, v)
+			if vals = append(vals, v); len(vals) > MaxFeatures {
+				return tooMany()
+			}
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == ',' {
 				p.i++
@@ -220,6 +225,10 @@ func (p *featParser) key(kb []byte) ([]byte, error) {
 			p.i++
 		}
 	}
+}
+
+func tooMany() error {
+	return fmt.Errorf("%w: features: more than %d values", ErrInvalidEvent, MaxFeatures)
 }
 
 func isHex(c byte) bool {
@@ -303,7 +312,9 @@ func (p *featParser) array(f *Features) error {
 			if err != nil {
 				return err
 			}
-			vals = append(vals, v)
+			if vals = append(vals, v); len(vals) > MaxFeatures {
+				return tooMany()
+			}
 			p.ws()
 			if p.i < len(p.b) && p.b[p.i] == ',' {
 				p.i++
@@ -457,6 +468,9 @@ func (f *Features) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return fmt.Errorf("%w: features: %s", ErrInvalidEvent, err.Error())
 		}
+		if n > MaxFeatures {
+			return tooMany()
+		}
 		names := f.Names[:0]
 		if names == nil {
 			names = make([]string, 0, min(n, maxPrealloc))
@@ -487,6 +501,9 @@ func (f *Features) DecodeMsgpack(dec *msgpack.Decoder) error {
 		n, err := dec.DecodeArrayLen()
 		if err != nil {
 			return fmt.Errorf("%w: features: %s", ErrInvalidEvent, err.Error())
+		}
+		if n > MaxFeatures {
+			return tooMany()
 		}
 		vals := f.Values[:0]
 		if vals == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -99,6 +100,8 @@ func TestFeaturesUnmarshalJSONErrors(t *testing.T) {
 		{"short unicode escape", `{"\u12": 1}`, `invalid event: features: malformed JSON at byte 6: unexpected '"', want 4 hex digits after \u`},
 		{"control char in name", "{\"a\tb\": 1}", `invalid event: features: malformed JSON at byte 3: unexpected '\t', want no control characters inside a string`},
 		{"trailing data", `[1] [2]`, `invalid event: features: malformed JSON at byte 4: unexpected '[', want data after the features`},
+		{"too many", "[" + strings.Repeat("0,", serving.MaxFeatures) + "0]", `invalid event: features: more than 1048576 values`},
+		{"too many named", "{" + strings.Repeat(`"a":0,`, serving.MaxFeatures) + `"b":0}`, `invalid event: features: more than 1048576 values`},
 		{"garbage", "\x00\xff", `invalid event: features: got malformed JSON (unexpected '\x00' at byte 0), want an object or an array`},
 	}
 	for _, tt := range tests {
@@ -245,6 +248,7 @@ func TestFeaturesMsgpack(t *testing.T) {
 		{"nested", []any{[]any{1}}, `invalid event: features[0]: got an array, want a number or nil`},
 		{"not a map", "abc", `invalid event: features: got a string, want a map or an array`},
 		{"int key", map[int]float64{1: 2}, `invalid event: features: name 0 is a number, want a string`},
+		{"too many", make([]float64, serving.MaxFeatures+1), `invalid event: features: more than 1048576 values`},
 	} {
 		b, err := msgpack.Marshal(map[string]any{"features": tt.in})
 		if err != nil {

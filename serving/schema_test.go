@@ -221,3 +221,33 @@ func TestPredictionEmpty(t *testing.T) {
 		}
 	}
 }
+
+// Registry and models are used from many goroutines at once; run with -race.
+func TestRegistryConcurrent(t *testing.T) {
+	r := fakeRegistry()
+	d := &serving.Descriptor{ID: "m", Format: "fake", Features: []string{"a", "b"}}
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 100 {
+				if g == 0 && i%10 == 0 {
+					r.Register("fake", func(d *serving.Descriptor) (serving.Model, error) { return fakeModel{len(d.Features)}, nil })
+				}
+				m, err := r.Load(d)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := serving.NewSchema(d, m.NumFeatures()).Vector(named("b", 1.0, "a", 2.0), nil); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = r.Formats()
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}

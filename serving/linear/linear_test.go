@@ -271,3 +271,36 @@ func TestPredictAllocs(t *testing.T) {
 		t.Errorf("regression Predict allocates %v times, want at most 1 (the value)", allocs)
 	}
 }
+
+// One model serves many goroutines; run with -race.
+func TestPredictConcurrent(t *testing.T) {
+	m := load(t, `{"coefficients": [[1, 0], [0, 1], [-1, -1]], "intercepts": [0, 0, 1], "link": "softmax"}`, nil, []string{"a", "b", "c"})
+	want, err := m.Predict([]float64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out := make([]serving.Prediction, 4)
+			errs := make([]error, 4)
+			for range 200 {
+				xs := [][]float64{{1, 2}, {1, 2}, {1, 2}, {1, 2}}
+				if err := m.PredictBatch(xs, out, errs); err != nil {
+					t.Error(err)
+					return
+				}
+				for i := range out {
+					if errs[i] != nil || out[i].Label != want.Label || out[i].Scores["b"] != want.Scores["b"] {
+						t.Errorf("row %d: %+v, %v", i, out[i], errs[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}
