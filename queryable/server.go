@@ -455,13 +455,61 @@ func (e *eventJSON) toEvent(i int) (msg.Event, error) {
 		var s string
 		if err := json.Unmarshal(e.ID, &s); err == nil {
 			ev.ID = s
-		} else if _, err := strconv.ParseFloat(string(e.ID), 64); err == nil {
+		} else if c := e.ID[0]; c == '-' || '0' <= c && c <= '9' {
+			// A JSON number (the decoder checked its syntax), kept as
+			// written: ParseFloat would refuse ids beyond float64's range.
 			ev.ID = string(e.ID)
 		} else {
 			return ev, fmt.Errorf("event %d: \"id\" must be a string or a number", i)
 		}
 	}
 	return ev, nil
+}
+
+// bodyError is a predict body rejected before any model sees it: the HTTP
+// status and stable code to answer with, and text naming the problem.
+type bodyError struct {
+	status int
+	code   string
+	text   string
+}
+
+func (e *bodyError) Error() string { return e.text }
+
+// decodePredictBody parses a predict body: one event ({"id":..,"features":..})
+// or a batch ({"events":[...]}) of at most maxEvents. batch reports which
+// form it was. Every error is a *bodyError. It never panics on any input.
+func decodePredictBody(b []byte, maxEvents int) (events []msg.Event, batch bool, err error) {
+	var pb predictBody
+	if err := json.Unmarshal(b, &pb); err != nil {
+		code := msg.CodeDecode
+		if errors.Is(err, serving.ErrInvalidEvent) {
+			code = msg.CodeSchemaMismatch
+		}
+		return nil, false, &bodyError{http.StatusBadRequest, code, "malformed predict request: " + err.Error()}
+	}
+	if pb.Events == nil {
+		ev, err := pb.eventJSON.toEvent(0)
+		if err != nil {
+			return nil, false, &bodyError{http.StatusBadRequest, "bad_request", strings.Replace(err.Error(), "event 0", "event", 1)}
+		}
+		return []msg.Event{ev}, false, nil
+	}
+	if len(pb.Events) == 0 {
+		return nil, true, &bodyError{http.StatusBadRequest, "bad_request", "\"events\" is empty"}
+	}
+	if len(pb.Events) > maxEvents {
+		return nil, true, &bodyError{http.StatusRequestEntityTooLarge, "too_many_events", fmt.Sprintf("%d events is over the limit of %d per call", len(pb.Events), maxEvents)}
+	}
+	events = make([]msg.Event, len(pb.Events))
+	for i := range pb.Events {
+		ev, err := pb.Events[i].toEvent(i)
+		if err != nil {
+			return nil, true, &bodyError{http.StatusBadRequest, "bad_request", err.Error()}
+		}
+		events[i] = ev
+	}
+	return events, true, nil
 }
 
 type predictResult struct {
@@ -498,42 +546,14 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var pb predictBody
-	if err := json.Unmarshal(body, &pb); err != nil {
-		code := "decode_error"
-		if errors.Is(err, serving.ErrInvalidEvent) {
-			code = msg.CodeSchemaMismatch
+	events, batch, err := decodePredictBody(body, s.cfg.MaxEvents)
+	if err != nil {
+		var be *bodyError
+		if !errors.As(err, &be) {
+			be = &bodyError{http.StatusBadRequest, "bad_request", err.Error()}
 		}
-		writeError(w, http.StatusBadRequest, code, "malformed predict request: "+err.Error())
+		writeError(w, be.status, be.code, be.text)
 		return
-	}
-	batch := pb.Events != nil
-	var events []msg.Event
-	if batch {
-		if len(pb.Events) == 0 {
-			writeError(w, http.StatusBadRequest, "bad_request", "\"events\" is empty")
-			return
-		}
-		if len(pb.Events) > s.cfg.MaxEvents {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_many_events", fmt.Sprintf("%d events is over the limit of %d per call", len(pb.Events), s.cfg.MaxEvents))
-			return
-		}
-		events = make([]msg.Event, len(pb.Events))
-		for i := range pb.Events {
-			ev, err := pb.Events[i].toEvent(i)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-				return
-			}
-			events[i] = ev
-		}
-	} else {
-		ev, err := pb.eventJSON.toEvent(0)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", strings.Replace(err.Error(), "event 0", "event", 1))
-			return
-		}
-		events = []msg.Event{ev}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PredictTimeout)
 	defer cancel()

@@ -42,9 +42,14 @@ func produce(t *testing.T, cl *kgo.Client, topic string, n int) {
 }
 
 // consumeAll reads topic from the start until it has n records, and returns their values.
-func consumeAll(t *testing.T, addrs []string, topic string, n int) map[string]bool {
+func consumeAll(t *testing.T, addrs []string, topic string, n int, opts ...kgo.Opt) map[string]bool {
 	t.Helper()
-	cl := newClient(t, addrs, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// A short fetch wait: kgo may send its first fetch before every partition's start offset is
+	// known, and that fetch then long-polls for FetchMaxWait (5 s by default) on the partitions
+	// it has, which may be the empty ones.
+	cl := newClient(t, addrs, append([]kgo.Opt{
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200 * time.Millisecond),
+	}, opts...)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	got := make(map[string]bool)

@@ -24,6 +24,7 @@ const (
 	maxBackoff       = 5 * time.Second
 	listTimeout      = 10 * time.Second
 	errorLogInterval = 10 * time.Second
+	fetchMaxWait     = 500 * time.Millisecond
 )
 
 // Entry is one change applied to a [Table], as passed to subscribers.
@@ -125,6 +126,10 @@ func (t *Table[T]) Run(ctx context.Context) error {
 		// Transaction markers occupy offsets too; seeing them lets the table reach a high
 		// watermark that ends in a marker.
 		kgo.KeepControlRecords(),
+		// kgo may send its first fetch before every partition's start offset is loaded; that
+		// fetch long-polls for FetchMaxWait on the partitions it has. A short wait bounds the
+		// delay this adds to the catch-up; new records still wake a waiting fetch at once.
+		kgo.FetchMaxWait(fetchMaxWait),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

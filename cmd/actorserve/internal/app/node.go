@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/actorserve/actorserve/actors/control"
+	"github.com/actorserve/actorserve/actors/ingress"
 	"github.com/actorserve/actorserve/actors/model"
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/queryable"
@@ -30,6 +31,7 @@ type NodeConfig struct {
 	HTTP            queryable.Config
 	Control         control.Config
 	Model           model.Config
+	Ingress         ingress.Config
 	Brokers         []string
 	ShutdownTimeout time.Duration
 }
@@ -44,6 +46,7 @@ func DefaultNodeConfig() NodeConfig {
 		HTTP:            queryable.DefaultConfig(),
 		Control:         control.DefaultConfig(),
 		Model:           model.DefaultConfig(),
+		Ingress:         ingress.DefaultConfig(),
 		Brokers:         []string{"127.0.0.1:9092"},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -54,6 +57,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Cluster.RegisterFlags(fs)
 	c.HTTP.RegisterFlags(fs)
 	c.Control.RegisterFlags(fs)
+	c.Ingress.RegisterFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.Func("brokers", "comma-separated Kafka bootstrap brokers host:port (default 127.0.0.1:9092)", func(s string) error {
 		c.Brokers = nil
@@ -70,8 +74,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 // Validate reports every configuration error.
 func (c *NodeConfig) Validate() error {
 	c.Control.Brokers = c.Brokers
+	c.Ingress.Brokers = c.Brokers
 	c.Cluster.HTTP = c.HTTP.Listen
-	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate())
+	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate(), c.Ingress.Validate())
 }
 
 // Node is one running actorserve node: cluster member, descriptor table,
@@ -83,13 +88,18 @@ type Node struct {
 	Host    *model.Host
 	Table   *control.Table[*serving.Descriptor]
 	API     *queryable.Server
+	Ingress *ingress.Ingress
+	// Formats is the model format registry (tests add formats to it).
+	Formats *serving.Registry
 
-	kafka    *kgo.Client
-	httpSrv  *http.Server
-	httpAddr string
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
+	kafka         *kgo.Client
+	ingressCancel context.CancelFunc
+	ingressDone   chan struct{}
+	httpSrv       *http.Server
+	httpAddr      string
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	once          sync.Once
 }
 
 // decodeDescriptor is the control table's decoder: the record key must be
@@ -116,6 +126,12 @@ func NewRegistry() *serving.Registry {
 // has joined the cluster. Readiness (/readyz) follows once the descriptor
 // table has caught up with the control topic.
 func StartNode(ctx context.Context, cfg NodeConfig, logger *slog.Logger) (*Node, error) {
+	return StartNodeWith(ctx, cfg, nil, logger)
+}
+
+// StartNodeWith is StartNode with a given format registry (nil = the
+// built-in formats).
+func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registry, logger *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -159,9 +175,11 @@ func StartNode(ctx context.Context, cfg NodeConfig, logger *slog.Logger) (*Node,
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 
-	formats := NewRegistry()
+	if formats == nil {
+		formats = NewRegistry()
+	}
+	n.Formats = formats
 	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
-	table.Subscribe(func(e control.Entry[*serving.Descriptor]) { n.Host.Notify(e.ID) })
 
 	n.Cluster, err = cluster.New(cfg.Cluster, cluster.Options{
 		Kinds: []*pcluster.Kind{n.Host.Kind()},
@@ -174,6 +192,35 @@ func StartNode(ctx context.Context, cfg NodeConfig, logger *slog.Logger) (*Node,
 	if err := n.Cluster.Start(ctx); err != nil {
 		ln.Close()
 		return nil, err
+	}
+
+	if !cfg.Ingress.Disabled {
+		n.Ingress, err = ingress.New(cfg.Ingress, cfg.Cluster.Name, table, model.NewClient(n.Cluster), logger)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	table.Subscribe(func(e control.Entry[*serving.Descriptor]) {
+		n.Host.Notify(e.ID)
+		if n.Ingress != nil {
+			n.Ingress.TableChanged(e.ID)
+		}
+	})
+	if n.Ingress != nil {
+		// Consume only once the table is loaded, or early events would be
+		// dead-lettered as unknown models.
+		ictx, icancel := context.WithCancel(context.Background())
+		n.ingressCancel, n.ingressDone = icancel, make(chan struct{})
+		go func() {
+			defer close(n.ingressDone)
+			if err := table.WaitReady(ictx); err != nil {
+				return
+			}
+			if err := n.Ingress.Run(ictx); err != nil {
+				logger.Error("ingress stopped", "err", err)
+			}
+		}()
 	}
 
 	n.API = queryable.New(cfg.HTTP, queryable.Deps{
@@ -221,6 +268,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.API != nil {
 			n.API.Drain()
 		}
+		n.stopIngress()
 		if n.Cluster != nil {
 			n.Cluster.Leave(leaveTimeout(ctx))
 		}
@@ -251,7 +299,17 @@ func (n *Node) Close() {
 	})
 }
 
+// stopIngress stops consuming, drains in-flight events and commits.
+func (n *Node) stopIngress() {
+	if n.ingressCancel != nil {
+		n.ingressCancel()
+		<-n.ingressDone
+		n.ingressCancel = nil
+	}
+}
+
 func (n *Node) closeRest() {
+	n.stopIngress()
 	if n.Cluster != nil {
 		_ = n.Cluster.Close()
 	}

@@ -1,0 +1,108 @@
+package ingress
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config configures a node's Kafka ingress.
+type Config struct {
+	// Brokers are the Kafka bootstrap brokers (the node owns the flag).
+	Brokers []string
+	// Group is the consumer group the nodes share.
+	Group string
+	// Topics are the input topics every node reads. Topics that
+	// descriptors bind to ("topics") are added as they appear.
+	Topics []string
+	// Predictions and DeadLetter are the output topics.
+	Predictions string
+	DeadLetter  string
+	// MaxInFlight bounds the events of one partition that were read but
+	// not yet fully processed; at this mark the partition is paused, and
+	// it resumes at ResumeAt.
+	MaxInFlight int
+	ResumeAt    int
+	// MaxBatch is the most events sent to a model actor in one message.
+	MaxBatch int
+	// Linger holds a partially filled batch this long for more events;
+	// 0 sends at the end of each polled chunk (lowest latency).
+	Linger time.Duration
+	// ProducerLinger is the output producer's linger (0 = low latency).
+	ProducerLinger time.Duration
+	// ProducerMaxBuffered bounds records buffered in the producer.
+	ProducerMaxBuffered int
+	// RequestTimeout bounds one batch's round trip to its model actor;
+	// events that miss it become dead letters with reason "timeout".
+	RequestTimeout time.Duration
+	// CommitInterval is how often processed offsets are committed.
+	CommitInterval time.Duration
+	// DrainTimeout bounds waiting for in-flight events on revocation and
+	// shutdown before the final commit.
+	DrainTimeout time.Duration
+	// Disabled turns the ingress off (the node then only serves HTTP).
+	Disabled bool
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Group:               "actorserve",
+		Topics:              []string{"actorserve.events"},
+		Predictions:         "actorserve.predictions",
+		DeadLetter:          "actorserve.deadletter",
+		MaxInFlight:         4096,
+		ResumeAt:            2048,
+		MaxBatch:            256,
+		ProducerMaxBuffered: 65536,
+		RequestTimeout:      10 * time.Second,
+		CommitInterval:      time.Second,
+		DrainTimeout:        10 * time.Second,
+	}
+}
+
+// RegisterFlags binds the ingress flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Group, "group", c.Group, "Kafka consumer group the nodes share")
+	fs.Func("input-topics", "comma-separated input topics (default actorserve.events); topics bound by descriptors are added", func(s string) error {
+		c.Topics = nil
+		for _, t := range strings.Split(s, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Topics = append(c.Topics, t)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.Predictions, "predictions-topic", c.Predictions, "topic predictions are written to")
+	fs.StringVar(&c.DeadLetter, "deadletter-topic", c.DeadLetter, "topic dead letters are written to")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "events in flight per partition before it is paused")
+	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most events per message to a model actor")
+	fs.DurationVar(&c.Linger, "batch-linger", c.Linger, "hold a partial batch this long for more events (0 = send at once)")
+	fs.DurationVar(&c.ProducerLinger, "producer-linger", c.ProducerLinger, "output producer linger (0 = lowest latency)")
+	fs.DurationVar(&c.RequestTimeout, "ingress-timeout", c.RequestTimeout, "deadline for a batch at its model actor")
+	fs.DurationVar(&c.CommitInterval, "commit-interval", c.CommitInterval, "how often processed offsets are committed")
+	fs.BoolVar(&c.Disabled, "no-ingress", c.Disabled, "do not consume events from Kafka")
+}
+
+// Validate reports configuration errors.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("ingress: no brokers"))
+	}
+	if c.Group == "" || c.Predictions == "" || c.DeadLetter == "" {
+		errs = append(errs, errors.New("ingress: group, predictions-topic and deadletter-topic must be set"))
+	}
+	if c.MaxInFlight < 1 || c.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("ingress: max-in-flight (%d) and max-batch (%d) must be positive", c.MaxInFlight, c.MaxBatch))
+	}
+	if c.ResumeAt <= 0 || c.ResumeAt >= c.MaxInFlight {
+		c.ResumeAt = max(1, c.MaxInFlight/2)
+	}
+	if c.RequestTimeout <= 0 || c.CommitInterval <= 0 || c.DrainTimeout <= 0 {
+		errs = append(errs, errors.New("ingress: timeouts and intervals must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,381 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+)
+
+// Predictor scores events with a model actor wherever it runs (the
+// direct-send client of package model).
+type Predictor interface {
+	Predict(ctx context.Context, id string, events []msg.Event) (*msg.PredictResponse, error)
+}
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// Stats are the ingress counters of one node.
+type Stats struct {
+	Events      int64            `json:"events"`
+	Predictions int64            `json:"predictions"`
+	DeadLetters map[string]int64 `json:"dead_letters"`
+	Skipped     int64            `json:"skipped"`
+	Pauses      int64            `json:"pauses"`
+	InFlight    int64            `json:"in_flight"`
+	Partitions  []PartitionStats `json:"partitions"`
+}
+
+// PartitionStats describes one owned partition.
+type PartitionStats struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	InFlight  int64  `json:"in_flight"`
+	Paused    bool   `json:"paused"`
+	Committed int64  `json:"committed"`
+}
+
+type counters struct {
+	events, predictions, skipped, pauses atomic.Int64
+	mu                                   sync.Mutex
+	dead                                 map[string]int64
+}
+
+func (c *counters) deadLetter(reason string) {
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = map[string]int64{}
+	}
+	c.dead[reason]++
+	c.mu.Unlock()
+}
+
+// Ingress reads the input topics as a member of the nodes' consumer group.
+// Each assigned partition gets its own ingress actor (partition); the
+// poll loop only hands records over and pauses partitions whose window is
+// full, so a slow model holds back its own partition and nothing else.
+type Ingress struct {
+	cfg    Config
+	node   string
+	table  Table
+	pred   Predictor
+	router *router
+	logger *slog.Logger
+
+	consumer *kgo.Client
+	producer *kgo.Client
+
+	mu     sync.Mutex
+	parts  map[tp]*partition
+	topics map[string]bool
+
+	stats counters
+	base  context.Context
+	stop  context.CancelFunc
+}
+
+// New creates the ingress; Run starts it.
+func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logger) (*Ingress, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingress{cfg: cfg, node: node, table: table, pred: pred, router: newRouter(table),
+		logger: logger.With("component", "ingress"), parts: map[tp]*partition{}, topics: map[string]bool{}}
+	in.base, in.stop = context.WithCancel(context.Background())
+	topics := slices.Clone(cfg.Topics)
+	topics = append(topics, in.router.topics()...)
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
+	for _, t := range topics {
+		in.topics[t] = true
+	}
+	var err error
+	in.consumer, err = kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(in.assigned),
+		kgo.OnPartitionsRevoked(in.revoked),
+		kgo.OnPartitionsLost(in.lost),
+		kgo.FetchMaxBytes(16<<20),
+		kgo.FetchMaxPartitionBytes(1<<20),
+		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.ClientID("actorserve-"+node),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ingress consumer: %w", err)
+	}
+	in.producer, err = kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ProducerLinger(cfg.ProducerLinger),
+		kgo.MaxBufferedRecords(cfg.ProducerMaxBuffered),
+		kgo.ClientID("actorserve-"+node),
+	)
+	if err != nil {
+		in.consumer.Close()
+		return nil, fmt.Errorf("ingress producer: %w", err)
+	}
+	return in, nil
+}
+
+// TableChanged is called for every descriptor change: it refreshes the
+// routing index and starts reading any newly bound topic.
+func (in *Ingress) TableChanged(id string) {
+	in.router.invalidate(id)
+	var add []string
+	in.mu.Lock()
+	for _, t := range in.router.topics() {
+		if !in.topics[t] {
+			in.topics[t] = true
+			add = append(add, t)
+		}
+	}
+	in.mu.Unlock()
+	if len(add) > 0 {
+		in.logger.Info("reading topics bound by descriptors", "topics", add)
+		in.consumer.AddConsumeTopics(add...)
+	}
+}
+
+func (in *Ingress) predict(id string, events []msg.Event) (*msg.PredictResponse, error) {
+	ctx, cancel := context.WithTimeout(in.base, in.cfg.RequestTimeout)
+	defer cancel()
+	for {
+		resp, err := in.pred.Predict(ctx, id, events)
+		if !errors.Is(err, cluster.ErrStopped) || ctx.Err() != nil {
+			return resp, err
+		}
+		// The node is restarting its actor system (fencing): wait for it.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: node restarting", cluster.ErrTimeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Run polls until ctx ends, then drains, commits and leaves the group.
+func (in *Ingress) Run(ctx context.Context) error {
+	commitDone := make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		t := time.NewTicker(in.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				in.commitAll(ctx, nil)
+			}
+		}
+	}()
+	for {
+		fetches := in.consumer.PollRecords(ctx, 4096)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				in.logger.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		now := time.Now()
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) == 0 {
+				return
+			}
+			in.mu.Lock()
+			p := in.parts[tp{fp.Topic, fp.Partition}]
+			in.mu.Unlock()
+			if p != nil {
+				p.enqueue(fp.Records, now)
+			}
+		})
+	}
+	<-commitDone
+	in.shutdown()
+	return nil
+}
+
+// shutdown drains every partition, commits, and closes the clients.
+func (in *Ingress) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
+	defer cancel()
+	in.mu.Lock()
+	parts := slices.Collect(maps.Values(in.parts))
+	clear(in.parts) // the revocation Close triggers finds nothing left to do
+	in.mu.Unlock()
+	for _, p := range parts {
+		p.close()
+	}
+	for _, p := range parts {
+		if !p.drain(ctx) {
+			in.logger.Warn("shutdown: partition not drained in time; the rest is read again after restart", "topic", p.topic, "partition", p.id, "in_flight", p.inflight.Load())
+		}
+	}
+	in.commitAll(context.Background(), parts)
+	in.stop()
+	for _, p := range parts {
+		close(p.stop)
+		<-p.done
+	}
+	in.consumer.Close() // leaves the group
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer fcancel()
+	_ = in.producer.Flush(fctx)
+	in.producer.Close()
+}
+
+// commitAll commits the processed offsets of parts (all when nil).
+func (in *Ingress) commitAll(ctx context.Context, parts []*partition) {
+	if parts == nil {
+		in.mu.Lock()
+		parts = slices.Collect(maps.Values(in.parts))
+		in.mu.Unlock()
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, p := range parts {
+		if eo, ok := p.takeCommit(); ok {
+			if offsets[p.topic] == nil {
+				offsets[p.topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[p.topic][p.id] = eo
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in.consumer.CommitOffsetsSync(cctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			in.logger.Warn("commit offsets", "err", err)
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					in.logger.Warn("commit offset refused", "topic", t.Topic, "partition", p.Partition, "code", p.ErrorCode)
+				}
+			}
+		}
+	})
+}
+
+func (in *Ingress) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for t, ps := range assigned {
+		for _, id := range ps {
+			key := tp{t, id}
+			if in.parts[key] != nil {
+				continue
+			}
+			p := newPartition(in, t, id)
+			in.parts[key] = p
+			go p.run()
+		}
+	}
+	in.logger.Info("partitions assigned", "partitions", assigned)
+}
+
+// revoked drains the revoked partitions (bounded), commits what they
+// processed and stops their actors. Records they did not finish are read
+// again by the next owner: at-least-once.
+func (in *Ingress) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	parts := in.detach(revoked)
+	dctx, cancel := context.WithTimeout(ctx, in.cfg.DrainTimeout)
+	defer cancel()
+	for _, p := range parts {
+		p.drain(dctx)
+	}
+	in.commitAll(ctx, parts)
+	in.finish(parts, revoked)
+	in.logger.Info("partitions revoked", "partitions", revoked)
+}
+
+// lost stops the partitions without committing (the group already gave
+// them away).
+func (in *Ingress) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	parts := in.detach(lost)
+	in.finish(parts, lost)
+	in.logger.Warn("partitions lost", "partitions", lost)
+}
+
+func (in *Ingress) detach(m map[string][]int32) []*partition {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var parts []*partition
+	for t, ps := range m {
+		for _, id := range ps {
+			if p := in.parts[tp{t, id}]; p != nil {
+				delete(in.parts, tp{t, id})
+				p.close()
+				parts = append(parts, p)
+			}
+		}
+	}
+	return parts
+}
+
+func (in *Ingress) finish(parts []*partition, m map[string][]int32) {
+	for _, p := range parts {
+		close(p.stop)
+		<-p.done
+	}
+	// A pause outlives the assignment in franz-go; lift it so the
+	// partition is read if it comes back.
+	in.consumer.ResumeFetchPartitions(m)
+}
+
+// Stats returns the ingress counters and the owned partitions.
+func (in *Ingress) Stats() Stats {
+	s := Stats{
+		Events: in.stats.events.Load(), Predictions: in.stats.predictions.Load(),
+		Skipped: in.stats.skipped.Load(), Pauses: in.stats.pauses.Load(), DeadLetters: map[string]int64{},
+	}
+	in.stats.mu.Lock()
+	for k, v := range in.stats.dead {
+		s.DeadLetters[k] = v
+	}
+	in.stats.mu.Unlock()
+	in.mu.Lock()
+	for _, p := range in.parts {
+		p.pmu.Lock()
+		paused := p.paused
+		p.pmu.Unlock()
+		p.cmu.Lock()
+		committed := p.committed
+		p.cmu.Unlock()
+		ps := PartitionStats{Topic: p.topic, Partition: p.id, InFlight: p.inflight.Load(), Paused: paused, Committed: committed}
+		s.InFlight += ps.InFlight
+		s.Partitions = append(s.Partitions, ps)
+	}
+	in.mu.Unlock()
+	sort.Slice(s.Partitions, func(i, j int) bool {
+		a, b := s.Partitions[i], s.Partitions[j]
+		return a.Topic < b.Topic || (a.Topic == b.Topic && a.Partition < b.Partition)
+	})
+	return s
+}

@@ -1,0 +1,471 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/cluster/wire"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// entry is one input record on its way through the partition.
+type entry struct {
+	rec    *kgo.Record
+	polled time.Time
+	enc    encoding
+	// remaining counts the outputs (predictions or dead letters) not yet
+	// acknowledged by Kafka; the record is processed at 0.
+	remaining atomic.Int32
+	fields    map[string]any // decoded lazily for output expressions
+	fieldsErr error
+	decoded   bool
+}
+
+// item is one event for one model.
+type item struct {
+	e  *entry
+	ev msg.Event
+}
+
+// modelQueue holds one model's events of this partition. At most one batch
+// per model is in flight, which keeps the model's events in partition
+// order and batches naturally under load.
+type modelQueue struct {
+	id    string
+	items []item
+	busy  bool
+	since time.Time // arrival of the oldest queued item
+}
+
+type batchResult struct {
+	q     *modelQueue
+	items []item
+	resp  *msg.PredictResponse
+	err   error
+}
+
+type chunk struct {
+	recs   []*kgo.Record
+	polled time.Time
+}
+
+// partition is the ingress actor of one assigned partition: it decodes and
+// routes its records, micro-batches them per model, writes every outcome
+// to Kafka and tracks the offset up to which everything is processed. Its
+// state is owned by its goroutine; the poll loop only appends chunks.
+type partition struct {
+	in    *Ingress
+	topic string
+	id    int32
+
+	qmu    sync.Mutex
+	queue  []chunk
+	closed bool
+	wake   chan struct{}
+
+	kick     chan struct{}
+	results  chan *batchResult
+	stop     chan struct{}
+	done     chan struct{}
+	inflight atomic.Int64
+
+	pmu    sync.Mutex
+	paused bool
+
+	// owned by the worker goroutine
+	entries []*entry
+	head    int
+	models  map[string]*modelQueue
+	last    *kgo.Record // last record seen
+
+	cmu       sync.Mutex
+	commit    kgo.EpochOffset // processed up to (next offset to read)
+	hasCommit bool
+	committed int64
+}
+
+func newPartition(in *Ingress, topic string, id int32) *partition {
+	return &partition{
+		in: in, topic: topic, id: id,
+		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		results: make(chan *batchResult, 16), stop: make(chan struct{}), done: make(chan struct{}),
+		models: map[string]*modelQueue{}, committed: -1,
+	}
+}
+
+// enqueue hands polled records to the worker. It never blocks; it pauses
+// the partition when too much is in flight.
+func (p *partition) enqueue(recs []*kgo.Record, polled time.Time) {
+	p.qmu.Lock()
+	if p.closed {
+		p.qmu.Unlock()
+		return // revoked: the next owner reads these from the committed offset
+	}
+	p.queue = append(p.queue, chunk{recs, polled})
+	p.qmu.Unlock()
+	if n := p.inflight.Add(int64(len(recs))); n >= int64(p.in.cfg.MaxInFlight) {
+		p.pause()
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *partition) pause() {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	if !p.paused {
+		p.paused = true
+		p.in.consumer.PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
+		p.in.stats.pauses.Add(1)
+	}
+}
+
+func (p *partition) maybeResume() {
+	if p.inflight.Load() > int64(p.in.cfg.ResumeAt) {
+		return
+	}
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	if p.paused {
+		p.paused = false
+		p.in.consumer.ResumeFetchPartitions(map[string][]int32{p.topic: {p.id}})
+	}
+}
+
+// close stops intake; records polled later are dropped (not committed).
+func (p *partition) close() {
+	p.qmu.Lock()
+	p.closed = true
+	p.qmu.Unlock()
+}
+
+// drain waits until every record taken in is processed, or ctx ends.
+func (p *partition) drain(ctx context.Context) bool {
+	for p.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// takeCommit returns the processed offset if it advanced since the last
+// call.
+func (p *partition) takeCommit() (kgo.EpochOffset, bool) {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	if !p.hasCommit || p.commit.Offset <= p.committed {
+		return kgo.EpochOffset{}, false
+	}
+	p.committed = p.commit.Offset
+	return p.commit, true
+}
+
+func (p *partition) run() {
+	defer close(p.done)
+	var lingerC <-chan time.Time
+	var lingerT *time.Ticker
+	if p.in.cfg.Linger > 0 {
+		lingerT = time.NewTicker(p.in.cfg.Linger)
+		defer lingerT.Stop()
+		lingerC = lingerT.C
+	}
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+			p.takeChunks()
+		case r := <-p.results:
+			p.handle(r)
+		case <-p.kick:
+		case <-lingerC:
+			p.flushAll(true)
+		}
+		p.advance()
+	}
+}
+
+func (p *partition) takeChunks() {
+	for {
+		p.qmu.Lock()
+		q := p.queue
+		p.queue = nil
+		p.qmu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, c := range q {
+			for _, r := range c.recs {
+				p.take(r, c.polled)
+			}
+			p.flushAll(false)
+		}
+	}
+}
+
+func (p *partition) take(r *kgo.Record, polled time.Time) {
+	e := &entry{rec: r, polled: polled}
+	p.entries = append(p.entries, e)
+	p.last = r
+	p.in.stats.events.Add(1)
+	ev, enc, err := decodeEvent(r)
+	e.enc = enc
+	if err != nil {
+		p.deadLetter(e, "", msg.CodeDecode, err.Error(), 1)
+		return
+	}
+	ids, unknown := p.in.router.targets(r.Topic, r.Key, &ev)
+	if len(ids) == 0 {
+		text := "event names no model: give the record a key or a \"model\" or \"type\" field, or bind a model to topic " + strconv.Quote(r.Topic)
+		if unknown != "" {
+			text = "no model is deployed for " + strconv.Quote(unknown)
+		}
+		p.deadLetter(e, unknown, msg.CodeUnknownModel, text, 1)
+		return
+	}
+	if ev.Features == nil {
+		p.deadLetter(e, ids[0], msg.CodeSchemaMismatch, "event has no \"features\"", 1)
+		return
+	}
+	e.remaining.Store(int32(len(ids)))
+	out := msg.Event{ID: string(ev.ID), Features: *ev.Features}
+	now := time.Now()
+	for _, id := range ids {
+		q := p.models[id]
+		if q == nil {
+			q = &modelQueue{id: id}
+			p.models[id] = q
+		}
+		if len(q.items) == 0 {
+			q.since = now
+		}
+		q.items = append(q.items, item{e: e, ev: out})
+	}
+}
+
+// flushAll sends every model's queued events that may go now.
+func (p *partition) flushAll(lingerTick bool) {
+	for id, q := range p.models {
+		if len(q.items) == 0 {
+			if !q.busy {
+				delete(p.models, id)
+			}
+			continue
+		}
+		if p.in.cfg.Linger > 0 && len(q.items) < p.in.cfg.MaxBatch && time.Since(q.since) < p.in.cfg.Linger {
+			continue
+		}
+		p.send(q)
+	}
+}
+
+func (p *partition) send(q *modelQueue) {
+	if q.busy || len(q.items) == 0 {
+		return
+	}
+	n := min(len(q.items), p.in.cfg.MaxBatch)
+	batch := make([]item, n)
+	copy(batch, q.items)
+	q.items = q.items[n:]
+	if len(q.items) == 0 {
+		q.items = nil
+	} else {
+		q.since = time.Now()
+	}
+	q.busy = true
+	events := make([]msg.Event, n)
+	for i := range batch {
+		events[i] = batch[i].ev
+	}
+	go func() {
+		resp, err := p.in.predict(q.id, events)
+		select {
+		case p.results <- &batchResult{q: q, items: batch, resp: resp, err: err}:
+		case <-p.done:
+		}
+	}()
+}
+
+func (p *partition) handle(r *batchResult) {
+	q := r.q
+	q.busy = false
+	defer p.send(q)
+	if r.err != nil {
+		code := msg.CodeTimeout
+		var we *wire.Error
+		switch {
+		case errors.As(r.err, &we):
+			code = we.Code
+			if code == msg.CodeModelFailed {
+				code = msg.CodeModelError
+			}
+		case errors.Is(r.err, cluster.ErrTimeout), errors.Is(r.err, context.DeadlineExceeded):
+			code = msg.CodeTimeout
+		}
+		for _, it := range r.items {
+			p.deadLetter(it.e, q.id, code, r.err.Error(), 0)
+		}
+		return
+	}
+	if len(r.resp.Results) != len(r.items) {
+		for _, it := range r.items {
+			p.deadLetter(it.e, q.id, msg.CodeModelError, "model actor answered a different number of results", 0)
+		}
+		return
+	}
+	desc, _ := p.in.table.Get(q.id)
+	now := time.Now()
+	for i, it := range r.items {
+		res := &r.resp.Results[i]
+		if res.Code != "" {
+			code := res.Code
+			if code == msg.CodeModelFailed {
+				code = msg.CodeModelError
+			}
+			p.deadLetter(it.e, q.id, code, res.Error, 0)
+			continue
+		}
+		if res.Prediction.Empty() && desc != nil {
+			switch desc.Options.EmptyPolicy() {
+			case serving.OnEmptySkip:
+				p.in.stats.skipped.Add(1)
+				p.ack(it.e)
+				continue
+			case serving.OnEmptyDeadLetter:
+				p.deadLetter(it.e, q.id, msg.CodeModelError, "the model returned an empty prediction (on_empty: deadletter)", 0)
+				continue
+			}
+		}
+		out := outPrediction{
+			Model: r.resp.Model, Version: r.resp.Version, ID: it.ev.ID, Prediction: res.Prediction,
+			Node: r.resp.Node, LatencyUS: now.Sub(it.e.polled).Microseconds(), TS: now.UTC(),
+		}
+		prog, err := p.in.router.program(q.id, r.resp.Version)
+		if err != nil {
+			p.deadLetter(it.e, q.id, msg.CodeModelError, err.Error(), 0)
+			continue
+		}
+		if prog != nil {
+			if !it.e.decoded {
+				it.e.fields, it.e.fieldsErr = eventFields(it.e.rec, it.e.enc)
+				it.e.decoded = true
+			}
+			if it.e.fieldsErr != nil {
+				p.deadLetter(it.e, q.id, msg.CodeDecode, it.e.fieldsErr.Error(), 0)
+				continue
+			}
+			user, err := prog.Eval(it.e.fields, predictionMap(res.Prediction))
+			if err != nil {
+				p.deadLetter(it.e, q.id, msg.CodeModelError, err.Error(), 0)
+				continue
+			}
+			out.User = user
+		}
+		p.producePrediction(it.e, &out)
+	}
+}
+
+func (p *partition) producePrediction(e *entry, out *outPrediction) {
+	b, err := encodePrediction(out, e.enc)
+	if err != nil {
+		p.deadLetter(e, out.Model, msg.CodeModelError, "encode prediction: "+err.Error(), 0)
+		return
+	}
+	key := e.rec.Key
+	if out.ID != "" {
+		key = []byte(out.ID)
+	}
+	rec := &kgo.Record{Topic: p.in.cfg.Predictions, Key: key, Value: b}
+	if e.enc == encMsgpack {
+		rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
+	}
+	p.in.producer.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			p.in.logger.Error("produce prediction", "model", out.Model, "topic", rec.Topic, "err", err)
+			return // not acknowledged: the event stays uncommitted and is read again
+		}
+		p.in.stats.predictions.Add(1)
+		p.ack(e)
+	})
+}
+
+// deadLetter writes the original record with the reason. outputs > 0 sets
+// the entry's expected output count (the dead letter is its only output);
+// 0 means the dead letter stands for one of its already counted outputs.
+func (p *partition) deadLetter(e *entry, model, reason, text string, outputs int32) {
+	if outputs > 0 {
+		e.remaining.Store(outputs)
+	}
+	hs := make([]kgo.RecordHeader, 0, len(e.rec.Headers)+6)
+	hs = append(hs, e.rec.Headers...)
+	hs = append(hs,
+		kgo.RecordHeader{Key: "reason", Value: []byte(reason)},
+		kgo.RecordHeader{Key: "error", Value: []byte(text)},
+		kgo.RecordHeader{Key: "source-topic", Value: []byte(e.rec.Topic)},
+		kgo.RecordHeader{Key: "source-partition", Value: []byte(strconv.Itoa(int(e.rec.Partition)))},
+		kgo.RecordHeader{Key: "source-offset", Value: []byte(strconv.FormatInt(e.rec.Offset, 10))},
+	)
+	if model != "" {
+		hs = append(hs, kgo.RecordHeader{Key: "model", Value: []byte(model)})
+	}
+	rec := &kgo.Record{Topic: p.in.cfg.DeadLetter, Key: e.rec.Key, Value: e.rec.Value, Headers: hs}
+	p.in.stats.deadLetter(reason)
+	p.in.logger.Debug("dead letter", "reason", reason, "err", text, "topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset)
+	p.in.producer.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			p.in.logger.Error("produce dead letter", "reason", reason, "err", err)
+			return
+		}
+		p.ack(e)
+	})
+}
+
+func (p *partition) ack(e *entry) {
+	if e.remaining.Add(-1) == 0 {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// advance pops processed records off the front and publishes the offset
+// up to which everything is processed.
+func (p *partition) advance() {
+	popped := 0
+	var lastDone *kgo.Record
+	for p.head < len(p.entries) && p.entries[p.head].remaining.Load() <= 0 && p.entries[p.head].polled != (time.Time{}) {
+		lastDone = p.entries[p.head].rec
+		p.entries[p.head] = nil
+		p.head++
+		popped++
+	}
+	if p.head > 1024 && p.head*2 > len(p.entries) {
+		n := copy(p.entries, p.entries[p.head:])
+		clear(p.entries[n:])
+		p.entries = p.entries[:n]
+		p.head = 0
+	}
+	if popped == 0 {
+		return
+	}
+	p.cmu.Lock()
+	p.commit = kgo.EpochOffset{Epoch: lastDone.LeaderEpoch, Offset: lastDone.Offset + 1}
+	p.hasCommit = true
+	p.cmu.Unlock()
+	p.inflight.Add(-int64(popped))
+	p.maybeResume()
+}

@@ -1,0 +1,202 @@
+package msg_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/cluster/clustertest"
+	"github.com/actorserve/actorserve/cluster/wire"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// at is a wall-clock time as it comes back from msgpack: no monotonic
+// reading, nanosecond precision, in time.Local (msgpack decodes times
+// into the local zone, so a UTC sample would not compare DeepEqual).
+func at(sec, nsec int64) time.Time { return time.Unix(sec, nsec) }
+
+func ptr(v float64) *float64 { return &v }
+
+func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
+	return msg.ModelStats{
+		ID: id, Version: 3, Format: "linear", Description: "a model", Node: "n2", State: "active",
+		Since: at(1_700_000_000, 123_456_789), LastUsed: at(1_700_000_100, 987_654_321),
+		Usage: 42, Errors: 5, ErrorsBy: map[string]int64{msg.CodeSchemaMismatch: 3, msg.CodeNaNRejected: 2},
+		DurationMS: base, MinMS: base / 10, MaxMS: base * 2, MeanMS: base / 2,
+		P50MS: base / 3, P95MS: base * 1.5, P99MS: base * 1.9,
+		LastError: `event "e7": expected 2 features, got 3`, Previous: prev,
+	}
+}
+
+// samples holds one value of every wire type, keyed by type id, with
+// every field set (checked by requireAllSet).
+func samples() map[uint32]wire.Message {
+	prev := stats("m1", 0.25, nil)
+	prev.Version = 2
+	return map[uint32]wire.Message{
+		wire.TypeError: &wire.Error{Code: msg.CodeUnknownModel, Message: `model "x" is not deployed`},
+		msg.TypePredictRequest: &msg.PredictRequest{Events: []msg.Event{
+			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}},
+			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}},
+		}},
+		msg.TypePredictResponse: &msg.PredictResponse{
+			Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,
+			Results: []msg.Result{{
+				ID:         "e1",
+				Prediction: serving.Prediction{Label: "pos", Scores: map[string]float64{"neg": 0.25, "pos": 0.75}, Value: ptr(-1.25)},
+				Code:       msg.CodeModelError,
+				Error:      "a score is not finite",
+			}},
+		},
+		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}},
+		msg.TypeStatsReply: &msg.StatsReply{Node: "n2", MemberID: "member-uuid", Models: []msg.ModelStats{stats("m1", 1.5, &prev)}},
+	}
+}
+
+// positional features (Names nil) cannot pass requireAllSet, so they are
+// checked on the side.
+var positional = &msg.PredictRequest{Events: []msg.Event{{ID: "p", Features: serving.Features{Values: []float64{0.5, 0, -7}}}}}
+
+// requireAllSet fails when any field reachable from v is its zero value,
+// so a field added to a message without a sample value here is noticed.
+// A nil pointer back to a type already on the path (ModelStats.Previous
+// inside a Previous) ends the recursion and is allowed.
+func requireAllSet(t *testing.T, path string, v reflect.Value, outer ...reflect.Type) {
+	t.Helper()
+	if v.Kind() == reflect.Pointer && v.IsNil() && slices.Contains(outer, v.Type().Elem()) {
+		return
+	}
+	if v.IsZero() {
+		t.Errorf("%s is zero in the sample: give it a value", path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		requireAllSet(t, path, v.Elem(), outer...)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			return
+		}
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() {
+				requireAllSet(t, path+"."+f.Name, v.Field(i), append(outer, v.Type())...)
+			}
+		}
+	case reflect.Slice, reflect.Map:
+		if v.Len() == 0 {
+			t.Errorf("%s is empty in the sample: give it an element", path)
+		}
+		if v.Kind() == reflect.Slice {
+			for i := range v.Len() {
+				requireAllSet(t, fmt.Sprintf("%s[%d]", path, i), v.Index(i), outer...)
+			}
+		}
+	}
+}
+
+// registered reports whether this binary's wire registry knows id: an
+// unknown id fails to deserialize with wire.ErrUnknownType, a known one
+// with at most a decode error for the empty payload.
+func registered(id uint32) bool {
+	empty, _ := msgpack.Marshal(map[string]any{})
+	_, err := (&wire.Envelope{Type: id, Data: empty}).Deserialize()
+	return !errors.Is(err, wire.ErrUnknownType)
+}
+
+func TestEverySampleRoundTrips(t *testing.T) {
+	all := samples()
+	// The table covers exactly the registered ids (msg's 100.. range and
+	// wire's own), so a type appended to msg.go without a sample fails here.
+	for id := uint32(0); id < 1000; id++ {
+		_, have := all[id]
+		if reg := registered(id); reg != have {
+			t.Errorf("type id %d: registered %v, sample in this test %v", id, reg, have)
+		}
+	}
+	for _, want := range []uint32{wire.TypeError, msg.TypePredictRequest, msg.TypePredictResponse, msg.TypeStatsQuery, msg.TypeStatsReply} {
+		if _, ok := all[want]; !ok {
+			t.Errorf("no sample for type id %d", want)
+		}
+	}
+	for id, m := range all {
+		t.Run(fmt.Sprintf("%d_%T", id, m), func(t *testing.T) {
+			requireAllSet(t, fmt.Sprintf("%T", m), reflect.ValueOf(m))
+			s, err := m.Serialize()
+			if err != nil {
+				t.Fatalf("serialize: %v", err)
+			}
+			if env, ok := s.(*wire.Envelope); !ok || env.GetType() != id {
+				t.Fatalf("serialized to %T type %d, want an envelope of type %d", s, env.GetType(), id)
+			}
+			got, err := wire.RoundTrip(m)
+			if err != nil {
+				t.Fatalf("round trip: %v", err)
+			}
+			if !reflect.DeepEqual(got, m) {
+				t.Errorf("round trip changed the message:\n got %#v\nwant %#v", got, m)
+			}
+		})
+	}
+	got, err := wire.RoundTrip(positional)
+	if err != nil || !reflect.DeepEqual(got, positional) {
+		t.Errorf("positional features: round trip gave %#v, %v", got, err)
+	}
+}
+
+// echo is a grain that answers every wire message with the message itself.
+func echoKind() cluster.Options {
+	return cluster.Options{Kinds: []*pcluster.Kind{
+		pcluster.NewKind("echo", actor.PropsFromFunc(func(ctx actor.Context) {
+			if m, ok := ctx.Message().(wire.Message); ok {
+				ctx.Respond(m)
+			}
+		})),
+	}}
+}
+
+func TestEveryMessageCrossesNodes(t *testing.T) {
+	c := clustertest.New(t, 2, clustertest.WithOptions(func(int) cluster.Options { return echoKind() }))
+	from, to := c.Nodes[0], c.Nodes[1]
+
+	// An identity owned by the second node, as both nodes see the ring.
+	var id string
+	clustertest.Eventually(t, 5*time.Second, func() error {
+		for i := range 1000 {
+			cand := fmt.Sprintf("echo-%d", i)
+			if from.Owner("echo", cand) == to.RemoteAddr() && to.Owner("echo", cand) == to.RemoteAddr() {
+				id = cand
+				return nil
+			}
+		}
+		return fmt.Errorf("no identity of 1000 owned by %s", to.RemoteAddr())
+	})
+
+	all := samples()
+	all[0] = positional // not a type id; just one more value to send
+	for tid, sample := range all {
+		t.Run(fmt.Sprintf("%d_%T", tid, sample), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			res, err := from.Request(ctx, "echo", id, sample)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			if res == any(sample) {
+				t.Fatalf("reply is the sample itself: the message did not cross nodes")
+			}
+			if !reflect.DeepEqual(res, sample) {
+				t.Errorf("reply differs from the sample:\n got %#v\nwant %#v", res, sample)
+			}
+		})
+	}
+}
