@@ -55,4 +55,3 @@ func TestEmptyBlock(t *testing.T) {
 		t.Fatalf("nil program evaluated to %v %v", out, err)
 	}
 }
-
