@@ -23,6 +23,7 @@ import (
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/cluster/wire"
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/output"
 )
 
 // Config configures the HTTP API.
@@ -389,6 +390,10 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 			code = "unknown_format"
 		}
 		writeError(w, http.StatusUnprocessableEntity, code, err.Error())
+		return
+	}
+	if _, err := output.Compile(d.Output); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_descriptor", err.Error())
 		return
 	}
 	// Load it once here so a model that cannot load is never published.
