@@ -40,6 +40,7 @@ func init() {
 		"models":  {"list the models of the cluster, or show one", runModels},
 		"cluster": {"show the cluster's members", runCluster},
 		"version": {"print the build version", runVersion},
+		"send":    {"produce events from a JSONL or CSV file to Kafka", runSend},
 	}
 }
 
