@@ -42,6 +42,9 @@ type Config struct {
 	// DrainTimeout bounds waiting for in-flight events on revocation and
 	// shutdown before the final commit.
 	DrainTimeout time.Duration
+	// SessionTimeout is the consumer-group session timeout: a node that
+	// dies loses its partitions to the others after this long.
+	SessionTimeout time.Duration
 	// Disabled turns the ingress off (the node then only serves HTTP).
 	Disabled bool
 }
@@ -60,6 +63,7 @@ func DefaultConfig() Config {
 		RequestTimeout:      10 * time.Second,
 		CommitInterval:      time.Second,
 		DrainTimeout:        10 * time.Second,
+		SessionTimeout:      10 * time.Second,
 	}
 }
 
@@ -83,6 +87,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ProducerLinger, "producer-linger", c.ProducerLinger, "output producer linger (0 = lowest latency)")
 	fs.DurationVar(&c.RequestTimeout, "ingress-timeout", c.RequestTimeout, "deadline for a batch at its model actor")
 	fs.DurationVar(&c.CommitInterval, "commit-interval", c.CommitInterval, "how often processed offsets are committed")
+	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer-group session timeout (a dead node's partitions move after this)")
 	fs.BoolVar(&c.Disabled, "no-ingress", c.Disabled, "do not consume events from Kafka")
 }
 
@@ -101,7 +106,7 @@ func (c *Config) Validate() error {
 	if c.ResumeAt <= 0 || c.ResumeAt >= c.MaxInFlight {
 		c.ResumeAt = max(1, c.MaxInFlight/2)
 	}
-	if c.RequestTimeout <= 0 || c.CommitInterval <= 0 || c.DrainTimeout <= 0 {
+	if c.RequestTimeout <= 0 || c.CommitInterval <= 0 || c.DrainTimeout <= 0 || c.SessionTimeout < time.Second {
 		errs = append(errs, errors.New("ingress: timeouts and intervals must be positive"))
 	}
 	return errors.Join(errs...)

@@ -120,6 +120,8 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		kgo.FetchMaxBytes(16<<20),
 		kgo.FetchMaxPartitionBytes(1<<20),
 		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(time.Second, cfg.SessionTimeout/3)),
 		kgo.ClientID("actorserve-"+node),
 	)
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/actorserve/actorserve/cmd/actorserve/internal/app"
 )
 
@@ -132,7 +134,7 @@ func (p *proc) await(t *testing.T, re *regexp.Regexp, timeout time.Duration) []s
 
 type node struct {
 	*proc
-	http, gossip string
+	http, gossip, brokers string
 }
 
 var nodeLine = regexp.MustCompile(`^node (\S+): http://(\S+) gossip (\S+) remote (\S+)`)
@@ -151,7 +153,7 @@ func startCluster(t *testing.T) []*node {
 		}
 		p := start(t, fmt.Sprintf("n%d", i), args...)
 		m := p.await(t, nodeLine, 30*time.Second)
-		nodes = append(nodes, &node{proc: p, http: m[2], gossip: m[3]})
+		nodes = append(nodes, &node{proc: p, http: m[2], gossip: m[3], brokers: brokers})
 	}
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, func() error {
@@ -427,3 +429,111 @@ func TestProcessGracefulLeave(t *testing.T) {
 
 // keep the app import used even if tests above change.
 var _ = app.Run
+
+// TestProcessStreamSurvivesSIGKILL: three node processes share the consumer
+// group; one is SIGKILLed in the middle of a 200,000-event stream. Every
+// input event id must appear in the predictions or the dead letters at
+// least once; duplicates (at-least-once redelivery) are counted and
+// reported.
+func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	nodes := startCluster(t)
+	brokers := nodes[0].brokers
+	const models, events = 12, 200000
+	ids := deployModels(t, nodes[0], models)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic("actorserve.events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	seen := make([]int32, events)
+	var predictions, deadLetters atomic.Int64
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("actorserve.predictions", "actorserve.deadletter"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	var unique atomic.Int64
+	readDone := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	go func() {
+		defer close(readDone)
+		for unique.Load() < events && ctx.Err() == nil {
+			consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				var id string
+				if r.Topic == "actorserve.predictions" {
+					var p predictOut
+					var withID struct {
+						ID string `json:"id"`
+					}
+					_ = json.Unmarshal(r.Value, &p)
+					_ = json.Unmarshal(r.Value, &withID)
+					id = withID.ID
+					predictions.Add(1)
+				} else {
+					var ev struct {
+						ID string `json:"id"`
+					}
+					_ = json.Unmarshal(r.Value, &ev)
+					id = ev.ID
+					deadLetters.Add(1)
+				}
+				var k int
+				if _, err := fmt.Sscanf(id, "e%d", &k); err == nil && k >= 0 && k < events {
+					if atomic.AddInt32(&seen[k], 1) == 1 {
+						unique.Add(1)
+					}
+				}
+			})
+		}
+	}()
+
+	// Stream at a steady pace so that the kill lands mid-stream.
+	start := time.Now()
+	var victim *node
+	for k := 0; k < events; k++ {
+		i := k % models
+		v := fmt.Sprintf(`{"id":"e%d","features":{"x0":%d,"x1":1}}`, k, k%9)
+		prod.Produce(ctx, &kgo.Record{Key: []byte(ids[i]), Value: []byte(v)}, nil)
+		if k%10000 == 9999 {
+			if err := prod.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if k == events/2 {
+			victim = nodes[1]
+			if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("SIGKILL %s after %d events produced, %d outputs read", victim.name, k, predictions.Load()+deadLetters.Load())
+		}
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-readDone
+	missing := 0
+	dups := 0
+	for k, c := range seen {
+		switch {
+		case c == 0:
+			missing++
+			if missing <= 5 {
+				t.Errorf("event e%d has no prediction and no dead letter", k)
+			}
+		case c > 1:
+			dups += int(c) - 1
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d events lost", missing, events)
+	}
+	t.Logf("%d events: all accounted for in %s; %d predictions, %d dead letters, %d duplicates (%.2f%%) from redelivery after the kill",
+		events, time.Since(start).Round(time.Millisecond), predictions.Load(), deadLetters.Load(), dups, 100*float64(dups)/events)
+}
