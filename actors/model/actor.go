@@ -114,8 +114,9 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 			ctx.Poison(ctx.Self())
 			return
 		}
-		a.stats.fail(msg.CodeModelFailed, a.stats.Snapshot().LastError, len(req.Events))
-		ctx.Respond(&wire.Error{Code: msg.CodeModelFailed, Message: fmt.Sprintf("model %q could not be loaded: %s", a.id, a.stats.Snapshot().LastError)})
+		last := a.stats.lastErr()
+		a.stats.fail(msg.CodeModelFailed, last, len(req.Events))
+		ctx.Respond(&wire.Error{Code: msg.CodeModelFailed, Message: fmt.Sprintf("model %q could not be loaded: %s", a.id, last)})
 		return
 	}
 
@@ -177,8 +178,10 @@ func codeOf(err error) string {
 	switch {
 	case errors.Is(err, serving.ErrNaNRejected):
 		return msg.CodeNaNRejected
-	case errors.Is(err, serving.ErrSchemaMismatch), errors.Is(err, serving.ErrInvalidEvent):
+	case errors.Is(err, serving.ErrSchemaMismatch):
 		return msg.CodeSchemaMismatch
+	case errors.Is(err, serving.ErrInvalidEvent):
+		return msg.CodeDecode
 	default:
 		return msg.CodeModelError
 	}

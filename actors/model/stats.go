@@ -31,6 +31,7 @@ type Stats struct {
 	desc     string
 	node     string
 	id       string
+	loaded   bool // a version's window is open
 }
 
 type window struct {
@@ -63,13 +64,20 @@ func newStats(id, node string) *Stats {
 func (s *Stats) reset(version int64, format, desc string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.version != 0 {
+	if s.loaded {
 		prev := s.snapshotLocked()
 		prev.Previous = nil
 		s.previous = &prev
 	}
 	s.window = newWindow(version, now)
 	s.format, s.desc, s.state = format, desc, "active"
+	s.loaded = true
+}
+
+func (s *Stats) lastErr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastError
 }
 
 // observe records n events scored in d together: each is counted with a
