@@ -118,6 +118,10 @@ func decodeEvent(r *kgo.Record) (inEvent, encoding, error) {
 		}
 		return ev, encMsgpack, nil
 	}
+	if fastDecodeJSON(r.Value, &ev) {
+		return ev, encJSON, nil
+	}
+	ev = inEvent{}
 	if err := json.Unmarshal(r.Value, &ev); err != nil {
 		return ev, encJSON, fmt.Errorf("%w: invalid JSON event: %v", errDecode, err)
 	}
@@ -149,11 +153,18 @@ type outPrediction struct {
 	TS         time.Time          `json:"ts" msgpack:"ts"`
 }
 
-func encodePrediction(p *outPrediction, enc encoding) ([]byte, error) {
+func encodePrediction(p *outPrediction, enc encoding, labels []string) ([]byte, error) {
 	if enc == encMsgpack {
 		return msgpack.Marshal(p)
 	}
-	return json.Marshal(p)
+	var user []byte
+	if p.User != nil {
+		var err error
+		if user, err = json.Marshal(p.User); err != nil {
+			return nil, err
+		}
+	}
+	return appendPredictionJSON(make([]byte, 0, 256), p, labels, user), nil
 }
 
 // predictionMap is the prediction as output expressions see it.

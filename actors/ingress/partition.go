@@ -374,12 +374,16 @@ func (p *partition) handle(r *batchResult) {
 			}
 			out.User = user
 		}
-		p.producePrediction(it.e, &out)
+		var labels []string
+		if desc != nil {
+			labels = desc.Labels
+		}
+		p.producePrediction(it.e, &out, labels)
 	}
 }
 
-func (p *partition) producePrediction(e *entry, out *outPrediction) {
-	b, err := encodePrediction(out, e.enc)
+func (p *partition) producePrediction(e *entry, out *outPrediction, labels []string) {
+	b, err := encodePrediction(out, e.enc, labels)
 	if err != nil {
 		p.deadLetter(e, out.Model, msg.CodeModelError, "encode prediction: "+err.Error(), 0)
 		return
