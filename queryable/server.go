@@ -487,11 +487,9 @@ func (e *bodyError) Error() string { return e.text }
 func decodePredictBody(b []byte, maxEvents int) (events []msg.Event, batch bool, err error) {
 	var pb predictBody
 	if err := json.Unmarshal(b, &pb); err != nil {
-		code := msg.CodeDecode
-		if errors.Is(err, serving.ErrInvalidEvent) {
-			code = msg.CodeSchemaMismatch
-		}
-		return nil, false, &bodyError{http.StatusBadRequest, code, "malformed predict request: " + err.Error()}
+		// Malformed JSON and malformed features (serving.ErrInvalidEvent)
+		// alike: decode_error, the code the model actor gives them too.
+		return nil, false, &bodyError{http.StatusBadRequest, msg.CodeDecode, "malformed predict request: " + err.Error()}
 	}
 	if pb.Events == nil {
 		ev, err := pb.eventJSON.toEvent(0)

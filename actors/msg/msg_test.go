@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -166,7 +165,7 @@ func echoKind() cluster.Options {
 }
 
 func TestEveryMessageCrossesNodes(t *testing.T) {
-	c := clustertest.New(quiet(t), 2, clustertest.WithOptions(func(int) cluster.Options { return echoKind() }))
+	c := clustertest.New(t, 2, clustertest.WithOptions(func(int) cluster.Options { return echoKind() }))
 	from, to := c.Nodes[0], c.Nodes[1]
 
 	// An identity owned by the second node, as both nodes see the ring.
@@ -199,34 +198,5 @@ func TestEveryMessageCrossesNodes(t *testing.T) {
 				t.Errorf("reply differs from the sample:\n got %#v\nwant %#v", res, sample)
 			}
 		})
-	}
-}
-
-// quietTB stops passing log lines to t once the test has ended:
-// clustertest's logger writes to t.Log unguarded, and protoactor's
-// endpoint writers log "lost connection" after the nodes closed, which
-// panics the test binary ("Log in goroutine after Test... has completed").
-type quietTB struct {
-	*testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func quiet(t *testing.T) *quietTB {
-	q := &quietTB{T: t}
-	t.Cleanup(func() { // registered first, so it runs after the nodes closed
-		q.mu.Lock()
-		q.done = true
-		q.mu.Unlock()
-	})
-	return q
-}
-
-func (q *quietTB) Log(args ...any) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.done {
-		q.T.Helper()
-		q.T.Log(args...)
 	}
 }
