@@ -10,13 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/actorserve/actorserve/actors/model"
 	"github.com/actorserve/actorserve/actors/msg"
@@ -92,6 +91,8 @@ type Deps struct {
 	Table     Table
 	Publisher Publisher
 	Registry  *serving.Registry
+	// Gatherer serves /metrics (nil: no metrics endpoint).
+	Gatherer prometheus.Gatherer
 	// Ready reports why the node is not ready (nil when ready).
 	Ready  func() error
 	Logger *slog.Logger
@@ -136,10 +137,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /version", s.version)
 	s.mux.HandleFunc("GET /v1/models", s.listModels)
 	s.mux.HandleFunc("GET /v1/models/{id}", s.getModel)
+	s.mux.HandleFunc("GET /v1/models/{id}/history", s.history)
 	s.mux.HandleFunc("PUT /v1/models/{id}", s.putModel)
 	s.mux.HandleFunc("DELETE /v1/models/{id}", s.deleteModel)
 	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
 	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
+	if s.d.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -222,133 +227,6 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 }
 
 // --- models ---
-
-// ModelView is one model in /v1/models and /v1/models/{id}: the deployed
-// descriptor merged with the live stats of its actor, wherever it runs.
-type ModelView struct {
-	msg.ModelStats
-	// Replicas lists every node that reported an active actor for this
-	// model; more than one means a short double activation during churn.
-	Replicas []string `json:"replicas,omitempty"`
-}
-
-func (s *Server) view(d *serving.Descriptor, stats []msg.ModelStats) ModelView {
-	v := ModelView{}
-	if len(stats) == 0 {
-		v.ModelStats = msg.ModelStats{ID: d.ID, Version: d.Version, Format: d.Format, Description: d.Description, State: "inactive"}
-		return v
-	}
-	best := stats[0]
-	for _, st := range stats[1:] {
-		if st.Version > best.Version || (st.Version == best.Version && st.Usage > best.Usage) {
-			best = st
-		}
-	}
-	v.ModelStats = best
-	if len(stats) > 1 {
-		for _, st := range stats {
-			v.Replicas = append(v.Replicas, st.Node)
-		}
-	}
-	return v
-}
-
-// gather asks every member for the stats of the model actors it hosts.
-func (s *Server) gather(ctx context.Context, ids []string) (map[string][]msg.ModelStats, map[string]int, []string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-	defer cancel()
-	members := s.d.Node.Members()
-	type answer struct {
-		m     cluster.Member
-		reply *msg.StatsReply
-		err   error
-	}
-	ch := make(chan answer, len(members))
-	for _, m := range members {
-		go func() {
-			var rep *msg.StatsReply
-			var err error
-			if m.Self {
-				rep = &msg.StatsReply{Node: s.d.Node.Name(), Models: s.d.Host.Stats(ids...)}
-			} else {
-				var res any
-				res, err = s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.StatsQuery{IDs: ids})
-				if err == nil {
-					var ok bool
-					if rep, ok = res.(*msg.StatsReply); !ok {
-						err = fmt.Errorf("member %s answered %T", m.Name, res)
-					}
-				}
-			}
-			ch <- answer{m, rep, err}
-		}()
-	}
-	byID := map[string][]msg.ModelStats{}
-	active := map[string]int{}
-	var missing []string
-	for range members {
-		a := <-ch
-		if a.err != nil {
-			s.logger.Warn("member did not answer the stats query", "member", a.m.Name, "err", a.err)
-			missing = append(missing, a.m.Name)
-			continue
-		}
-		active[a.m.ID] = len(a.reply.Models)
-		for _, st := range a.reply.Models {
-			byID[st.ID] = append(byID[st.ID], st)
-		}
-	}
-	slices.Sort(missing)
-	return byID, active, missing
-}
-
-type modelList struct {
-	Models  []ModelView `json:"models"`
-	Count   int         `json:"count"`
-	Partial bool        `json:"partial"`
-	Missing []string    `json:"missing,omitempty"`
-}
-
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	descs := s.d.Table.List()
-	byID, _, missing := s.gather(r.Context(), nil)
-	out := modelList{Models: make([]ModelView, 0, len(descs)), Partial: len(missing) > 0, Missing: missing}
-	state := q.Get("state")
-	for _, d := range descs {
-		v := s.view(d, byID[d.ID])
-		if state != "" && v.State != state {
-			continue
-		}
-		out.Models = append(out.Models, v)
-	}
-	if lim, err := strconv.Atoi(q.Get("limit")); err == nil && lim >= 0 && lim < len(out.Models) {
-		out.Models = out.Models[:lim]
-	}
-	out.Count = len(out.Models)
-	writeJSON(w, 200, out)
-}
-
-type modelDetail struct {
-	ModelView
-	Descriptor *serving.Descriptor `json:"descriptor"`
-	Partial    bool                `json:"partial"`
-	Missing    []string            `json:"missing,omitempty"`
-}
-
-func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	d, ok := s.requireModel(w, id)
-	if !ok {
-		return
-	}
-	byID, _, missing := s.gather(r.Context(), []string{id})
-	dd := *d
-	if len(dd.Data) > 4096 {
-		dd.Data = nil // keep the answer small; the model bytes are in the control topic
-	}
-	writeJSON(w, 200, modelDetail{ModelView: s.view(d, byID[id]), Descriptor: &dd, Partial: len(missing) > 0, Missing: missing})
-}
 
 type deployed struct {
 	ID      string `json:"id"`
@@ -606,33 +484,3 @@ func (s *Server) writeCallError(w http.ResponseWriter, id string, err error) {
 	}
 }
 
-// --- cluster ---
-
-type memberView struct {
-	cluster.Member
-	Status       string `json:"status"`
-	ActiveModels *int   `json:"active_models"`
-}
-
-type clusterViewJSON struct {
-	Self    string       `json:"self"`
-	Members []memberView `json:"members"`
-	Models  int          `json:"models"`
-	Partial bool         `json:"partial"`
-	Missing []string     `json:"missing,omitempty"`
-}
-
-func (s *Server) clusterView(w http.ResponseWriter, r *http.Request) {
-	_, active, missing := s.gather(r.Context(), nil)
-	out := clusterViewJSON{Self: s.d.Node.Name(), Models: len(s.d.Table.List()), Partial: len(missing) > 0, Missing: missing}
-	for _, m := range s.d.Node.Members() {
-		mv := memberView{Member: m, Status: "alive"}
-		if n, ok := active[m.ID]; ok {
-			mv.ActiveModels = &n
-		} else {
-			mv.Status = "unresponsive"
-		}
-		out.Members = append(out.Members, mv)
-	}
-	writeJSON(w, 200, out)
-}

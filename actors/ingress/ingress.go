@@ -48,6 +48,7 @@ type PartitionStats struct {
 	InFlight  int64  `json:"in_flight"`
 	Paused    bool   `json:"paused"`
 	Committed int64  `json:"committed"`
+	Lag       int64  `json:"lag"`
 }
 
 type counters struct {
@@ -204,15 +205,17 @@ func (in *Ingress) Run(ctx context.Context) error {
 		})
 		now := time.Now()
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) == 0 {
-				return
-			}
 			in.mu.Lock()
 			p := in.parts[tp{fp.Topic, fp.Partition}]
 			in.mu.Unlock()
-			if p != nil {
-				p.enqueue(fp.Records, now)
+			if p == nil {
+				return
 			}
+			if len(fp.Records) == 0 {
+				p.hwm.Store(fp.HighWatermark)
+				return
+			}
+			p.enqueue(fp.Records, fp.HighWatermark, now)
 		})
 	}
 	<-commitDone
@@ -370,7 +373,7 @@ func (in *Ingress) Stats() Stats {
 		p.cmu.Lock()
 		committed := p.committed
 		p.cmu.Unlock()
-		ps := PartitionStats{Topic: p.topic, Partition: p.id, InFlight: p.inflight.Load(), Paused: paused, Committed: committed}
+		ps := PartitionStats{Topic: p.topic, Partition: p.id, InFlight: p.inflight.Load(), Paused: paused, Committed: committed, Lag: p.lag()}
 		s.InFlight += ps.InFlight
 		s.Partitions = append(s.Partitions, ps)
 	}

@@ -71,7 +71,9 @@ type partition struct {
 	closed bool
 	wake   chan struct{}
 
-	kick     chan struct{}
+	hwm       atomic.Int64 // high watermark seen in the last fetch
+	processed atomic.Int64 // offset up to which everything is processed (next to read); -1 before any
+	kick      chan struct{}
 	results  chan *batchResult
 	stop     chan struct{}
 	done     chan struct{}
@@ -93,17 +95,37 @@ type partition struct {
 }
 
 func newPartition(in *Ingress, topic string, id int32) *partition {
-	return &partition{
+	p := &partition{
 		in: in, topic: topic, id: id,
 		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		results: make(chan *batchResult, 16), stop: make(chan struct{}), done: make(chan struct{}),
 		models: map[string]*modelQueue{}, committed: -1,
 	}
+	p.processed.Store(-1)
+	p.hwm.Store(-1)
+	return p
+}
+
+// lag is the number of records behind the high watermark not yet
+// processed (-1 when unknown).
+func (p *partition) lag() int64 {
+	hwm, done := p.hwm.Load(), p.processed.Load()
+	if hwm == 0 {
+		return 0 // an empty partition
+	}
+	if hwm < 0 || done < 0 {
+		return -1
+	}
+	return max(0, hwm-done)
 }
 
 // enqueue hands polled records to the worker. It never blocks; it pauses
 // the partition when too much is in flight.
-func (p *partition) enqueue(recs []*kgo.Record, polled time.Time) {
+func (p *partition) enqueue(recs []*kgo.Record, hwm int64, polled time.Time) {
+	p.hwm.Store(hwm)
+	if p.processed.Load() < 0 && len(recs) > 0 {
+		p.processed.CompareAndSwap(-1, recs[0].Offset)
+	}
 	p.qmu.Lock()
 	if p.closed {
 		p.qmu.Unlock()
@@ -470,6 +492,7 @@ func (p *partition) advance() {
 	p.commit = kgo.EpochOffset{Epoch: lastDone.LeaderEpoch, Offset: lastDone.Offset + 1}
 	p.hasCommit = true
 	p.cmu.Unlock()
+	p.processed.Store(lastDone.Offset + 1)
 	p.inflight.Add(-int64(popped))
 	p.maybeResume()
 }

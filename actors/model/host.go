@@ -55,6 +55,20 @@ type Host struct {
 	mu     sync.RWMutex
 	active map[string]activeRef
 	sys    atomic.Pointer[actor.ActorSystem]
+
+	partitions atomic.Pointer[func() []msg.PartitionInfo]
+}
+
+// SetPartitions gives the host the function that lists the Kafka
+// partitions this node's ingress owns, reported in stats answers.
+func (h *Host) SetPartitions(fn func() []msg.PartitionInfo) { h.partitions.Store(&fn) }
+
+// Partitions lists the partitions this node's ingress owns.
+func (h *Host) Partitions() []msg.PartitionInfo {
+	if fn := h.partitions.Load(); fn != nil {
+		return (*fn)()
+	}
+	return nil
 }
 
 type activeRef struct {
@@ -72,7 +86,30 @@ func NewHost(cfg Config, nodeName string, descs Descriptors, reg *serving.Regist
 
 // Kind returns the grain kind to register with the cluster.
 func (h *Host) Kind() *pcluster.Kind {
-	return pcluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &modelActor{h: h} }))
+	return pcluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &modelActor{h: h} },
+		actor.WithMailbox(actor.Unbounded(mailboxGauge{h}))))
+}
+
+// mailboxGauge counts the predict requests waiting in each model actor's
+// mailbox (one instance serves every mailbox, so it counts by model id).
+type mailboxGauge struct{ h *Host }
+
+func (g mailboxGauge) MailboxStarted() {}
+func (g mailboxGauge) MailboxEmpty()   {}
+
+func (g mailboxGauge) MessagePosted(m any) { g.count(m, 1) }
+
+func (g mailboxGauge) MessageReceived(m any) { g.count(m, -1) }
+
+func (g mailboxGauge) count(m any, d int64) {
+	if r, ok := actor.UnwrapEnvelopeMessage(m).(*msg.PredictRequest); ok && r.Model != "" {
+		g.h.mu.RLock()
+		ref, ok := g.h.active[r.Model]
+		g.h.mu.RUnlock()
+		if ok {
+			ref.stats.pending.Add(d)
+		}
+	}
 }
 
 // Setup spawns this node's well-known actors in sys (called on every start
@@ -84,9 +121,29 @@ func (h *Host) Setup(sys *actor.ActorSystem) error {
 }
 
 func (h *Host) receiveNode(ctx actor.Context) {
-	if q, ok := ctx.Message().(*msg.StatsQuery); ok {
-		ctx.Respond(&msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.Stats(q.IDs...)})
+	switch q := ctx.Message().(type) {
+	case *msg.StatsQuery:
+		rep := &msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.WireStats(q.IDs...)}
+		if len(q.IDs) == 0 {
+			rep.Partitions = h.Partitions()
+		}
+		ctx.Respond(rep)
+	case *msg.HistoryQuery:
+		pts, ok := h.History(q.ID)
+		ctx.Respond(&msg.HistoryReply{Node: h.nodeName, Found: ok, Points: pts})
 	}
+}
+
+// History returns the recent series of model id if its actor is active
+// here.
+func (h *Host) History(id string) ([]msg.HistoryPoint, bool) {
+	h.mu.RLock()
+	ref, ok := h.active[id]
+	h.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return ref.stats.History(), true
 }
 
 func (h *Host) register(id string, pid *actor.PID, s *Stats) {
@@ -117,6 +174,16 @@ func (h *Host) Notify(id string) {
 // Stats returns the stats of the active actors on this node (only ids when
 // given), sorted by id.
 func (h *Host) Stats(ids ...string) []msg.ModelStats {
+	return h.stats(ids, (*Stats).Snapshot)
+}
+
+// WireStats is Stats with each model's encoded latency sketch and
+// histogram buckets, for answers that cross nodes and may be merged.
+func (h *Host) WireStats(ids ...string) []msg.ModelStats {
+	return h.stats(ids, (*Stats).snapshotWire)
+}
+
+func (h *Host) stats(ids []string, snap func(*Stats) msg.ModelStats) []msg.ModelStats {
 	h.mu.RLock()
 	refs := make([]*Stats, 0, len(h.active))
 	if len(ids) == 0 {
@@ -133,7 +200,7 @@ func (h *Host) Stats(ids ...string) []msg.ModelStats {
 	h.mu.RUnlock()
 	out := make([]msg.ModelStats, len(refs))
 	for i, s := range refs {
-		out[i] = s.Snapshot()
+		out[i] = snap(s)
 	}
 	slices.SortFunc(out, func(a, b msg.ModelStats) int {
 		switch {
@@ -169,7 +236,7 @@ var ErrRemote = errors.New("model actor error")
 
 // Predict scores events with model id and returns one result per event.
 func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*msg.PredictResponse, error) {
-	res, err := c.node.Request(ctx, Kind, id, &msg.PredictRequest{Events: events})
+	res, err := c.node.Request(ctx, Kind, id, &msg.PredictRequest{Model: id, Events: events})
 	if err != nil {
 		return nil, err
 	}

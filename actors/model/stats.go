@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -32,6 +33,14 @@ type Stats struct {
 	node     string
 	id       string
 	loaded   bool // a version's window is open
+	series   *series
+	// pending counts requests posted to the actor's mailbox and not yet
+	// received (the mailbox depth).
+	pending atomic.Int64
+	// totals over the actor's life, for Prometheus (monotonic)
+	events, failures int64
+	sumSec           float64
+	failBy           map[string]int64
 }
 
 type window struct {
@@ -57,7 +66,7 @@ func newWindow(version int64, now time.Time) window {
 }
 
 func newStats(id, node string) *Stats {
-	return &Stats{id: id, node: node, state: "loading", window: newWindow(0, time.Now())}
+	return &Stats{id: id, node: node, state: "loading", window: newWindow(0, time.Now()), series: newSeries()}
 }
 
 // reset starts a new version's window, keeping the last one as previous.
@@ -97,6 +106,9 @@ func (s *Stats) observe(d time.Duration, n int, now time.Time) {
 	s.maxNS = math.Max(s.maxNS, per)
 	_ = s.sketch.AddWithCount(per, float64(n))
 	s.lastUsed = now
+	s.series.add(now, n, per)
+	s.events += int64(n)
+	s.sumSec += d.Seconds()
 	s.mu.Unlock()
 }
 
@@ -109,6 +121,12 @@ func (s *Stats) fail(code, text string, n int) {
 	}
 	s.errorsBy[code] += int64(n)
 	s.lastError = text
+	s.series.fail(time.Now(), n)
+	s.failures += int64(n)
+	if s.failBy == nil {
+		s.failBy = map[string]int64{}
+	}
+	s.failBy[code] += int64(n)
 	s.mu.Unlock()
 }
 
@@ -129,7 +147,53 @@ func (s *Stats) setState(state string) {
 func (s *Stats) Snapshot() msg.ModelStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.snapshotLocked()
+	out := s.snapshotLocked()
+	out.Rate1m = s.series.rate(time.Now())
+	out.Mailbox = max(0, s.pending.Load())
+	return out
+}
+
+// snapshotWire is Snapshot plus the encoded sketch and histogram buckets,
+// for answers that cross nodes and may be merged.
+func (s *Stats) snapshotWire() msg.ModelStats {
+	out := s.Snapshot()
+	s.mu.Lock()
+	if s.usage > 0 {
+		s.sketch.Encode(&out.Sketch, false)
+	}
+	out.Buckets = append([]uint64(nil), s.series.buckets[:]...)
+	s.mu.Unlock()
+	return out
+}
+
+// History returns the model's recent one-minute buckets.
+func (s *Stats) History() []msg.HistoryPoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.series.history(time.Now())
+}
+
+// promTotals are the monotonic totals Prometheus reads.
+type promTotals struct {
+	events, failures int64
+	sumSec           float64
+	failBy           map[string]int64
+	buckets          [len(PromBuckets) + 1]uint64
+	version          int64
+	pending          int64
+}
+
+func (s *Stats) promTotals() promTotals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := promTotals{events: s.events, failures: s.failures, sumSec: s.sumSec, buckets: s.series.buckets, version: s.version, pending: max(0, s.pending.Load())}
+	if len(s.failBy) > 0 {
+		t.failBy = make(map[string]int64, len(s.failBy))
+		for k, v := range s.failBy {
+			t.failBy[k] = v
+		}
+	}
+	return t
 }
 
 func (s *Stats) snapshotLocked() msg.ModelStats {

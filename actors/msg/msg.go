@@ -20,6 +20,8 @@ const (
 	TypePredictResponse uint32 = 101
 	TypeStatsQuery      uint32 = 102
 	TypeStatsReply      uint32 = 103
+	TypeHistoryQuery    uint32 = 104
+	TypeHistoryReply    uint32 = 105
 )
 
 func init() {
@@ -27,6 +29,8 @@ func init() {
 	wire.Register(TypePredictResponse, "msg.PredictResponse", func() wire.Message { return new(PredictResponse) })
 	wire.Register(TypeStatsQuery, "msg.StatsQuery", func() wire.Message { return new(StatsQuery) })
 	wire.Register(TypeStatsReply, "msg.StatsReply", func() wire.Message { return new(StatsReply) })
+	wire.Register(TypeHistoryQuery, "msg.HistoryQuery", func() wire.Message { return new(HistoryQuery) })
+	wire.Register(TypeHistoryReply, "msg.HistoryReply", func() wire.Message { return new(HistoryReply) })
 }
 
 // Error codes carried in Result.Code and wire.Error.Code. They are stable:
@@ -49,6 +53,8 @@ type Event struct {
 
 // PredictRequest asks a model actor to score events, in order.
 type PredictRequest struct {
+	// Model is the addressed model's id (the mailbox gauge counts by it).
+	Model  string  `msgpack:"m,omitempty"`
 	Events []Event `msgpack:"e"`
 }
 
@@ -94,6 +100,17 @@ type StatsReply struct {
 	Node     string       `msgpack:"n"`
 	MemberID string       `msgpack:"id"`
 	Models   []ModelStats `msgpack:"m"`
+	// Partitions are the Kafka partitions the node's ingress owns.
+	Partitions []PartitionInfo `msgpack:"p,omitempty"`
+}
+
+// PartitionInfo is one owned input partition.
+type PartitionInfo struct {
+	Topic     string `msgpack:"t" json:"topic"`
+	Partition int32  `msgpack:"p" json:"partition"`
+	Lag       int64  `msgpack:"l" json:"lag"`
+	InFlight  int64  `msgpack:"f" json:"in_flight"`
+	Paused    bool   `msgpack:"x" json:"paused"`
 }
 
 // Serialize implements wire.Message.
@@ -121,5 +138,48 @@ type ModelStats struct {
 	P95MS       float64          `msgpack:"p9" json:"p95_ms"`
 	P99MS       float64          `msgpack:"p99" json:"p99_ms"`
 	LastError   string           `msgpack:"le,omitempty" json:"last_error,omitempty"`
-	Previous    *ModelStats      `msgpack:"pv,omitempty" json:"previous,omitempty"`
+	// Rate1m is events per second over the last minute.
+	Rate1m float64 `msgpack:"r1" json:"rate_1m"`
+	// Mailbox is the number of requests waiting in the actor's mailbox.
+	Mailbox  int64       `msgpack:"mb" json:"mailbox"`
+	Previous *ModelStats `msgpack:"pv,omitempty" json:"previous,omitempty"`
+	// Sketch is the encoded latency sketch (DDSketch), so stats of one
+	// model reported by two nodes during a double activation can be merged.
+	Sketch []byte `msgpack:"sk,omitempty" json:"-"`
+	// Buckets are the non-cumulative counts of the Prometheus latency
+	// histogram (model.PromBuckets, then +Inf).
+	Buckets []uint64 `msgpack:"bk,omitempty" json:"-"`
+}
+
+// HistoryQuery asks a node for the recent time series of one model.
+type HistoryQuery struct {
+	ID string `msgpack:"i"`
+}
+
+// Serialize implements wire.Message.
+func (m *HistoryQuery) Serialize() (remote.RootSerialized, error) {
+	return wire.Pack(TypeHistoryQuery, m)
+}
+
+// HistoryPoint is one minute of a model's series.
+type HistoryPoint struct {
+	Minute time.Time `msgpack:"t" json:"minute"`
+	Events int64     `msgpack:"n" json:"events"`
+	Errors int64     `msgpack:"e" json:"errors"`
+	Rate   float64   `msgpack:"r" json:"rate"`
+	P50MS  float64   `msgpack:"p5" json:"p50_ms"`
+	P99MS  float64   `msgpack:"p9" json:"p99_ms"`
+}
+
+// HistoryReply answers a HistoryQuery; Found is false when the node does
+// not host the model's actor.
+type HistoryReply struct {
+	Node   string         `msgpack:"n"`
+	Found  bool           `msgpack:"f"`
+	Points []HistoryPoint `msgpack:"p"`
+}
+
+// Serialize implements wire.Message.
+func (m *HistoryReply) Serialize() (remote.RootSerialized, error) {
+	return wire.Pack(TypeHistoryReply, m)
 }

@@ -35,6 +35,7 @@ func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
 		DurationMS: base, MinMS: base / 10, MaxMS: base * 2, MeanMS: base / 2,
 		P50MS: base / 3, P95MS: base * 1.5, P99MS: base * 1.9,
 		LastError: `event "e7": expected 2 features, got 3`, Previous: prev,
+		Rate1m: base * 4, Mailbox: 3, Sketch: []byte{2, 0x7f, 1}, Buckets: []uint64{1, 4, 9},
 	}
 }
 
@@ -45,7 +46,7 @@ func samples() map[uint32]wire.Message {
 	prev.Version = 2
 	return map[uint32]wire.Message{
 		wire.TypeError: &wire.Error{Code: msg.CodeUnknownModel, Message: `model "x" is not deployed`},
-		msg.TypePredictRequest: &msg.PredictRequest{Events: []msg.Event{
+		msg.TypePredictRequest: &msg.PredictRequest{Model: "m1", Events: []msg.Event{
 			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}},
 			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}},
 		}},
@@ -59,7 +60,12 @@ func samples() map[uint32]wire.Message {
 			}},
 		},
 		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}},
-		msg.TypeStatsReply: &msg.StatsReply{Node: "n2", MemberID: "member-uuid", Models: []msg.ModelStats{stats("m1", 1.5, &prev)}},
+		msg.TypeStatsReply: &msg.StatsReply{Node: "n2", MemberID: "member-uuid", Models: []msg.ModelStats{stats("m1", 1.5, &prev)},
+			Partitions: []msg.PartitionInfo{{Topic: "actorserve.events", Partition: 4, Lag: 17, InFlight: 3, Paused: true}}},
+		msg.TypeHistoryQuery: &msg.HistoryQuery{ID: "m1"},
+		msg.TypeHistoryReply: &msg.HistoryReply{Node: "n3", Found: true, Points: []msg.HistoryPoint{
+			{Minute: at(1_700_000_040, 0), Events: 120, Errors: 2, Rate: 2, P50MS: 0.05, P99MS: 1.25},
+		}},
 	}
 }
 
@@ -123,7 +129,7 @@ func TestEverySampleRoundTrips(t *testing.T) {
 			t.Errorf("type id %d: registered %v, sample in this test %v", id, reg, have)
 		}
 	}
-	for _, want := range []uint32{wire.TypeError, msg.TypePredictRequest, msg.TypePredictResponse, msg.TypeStatsQuery, msg.TypeStatsReply} {
+	for _, want := range []uint32{wire.TypeError, msg.TypePredictRequest, msg.TypePredictResponse, msg.TypeStatsQuery, msg.TypeStatsReply, msg.TypeHistoryQuery, msg.TypeHistoryReply} {
 		if _, ok := all[want]; !ok {
 			t.Errorf("no sample for type id %d", want)
 		}

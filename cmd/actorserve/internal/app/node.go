@@ -19,6 +19,7 @@ import (
 	"github.com/actorserve/actorserve/actors/control"
 	"github.com/actorserve/actorserve/actors/ingress"
 	"github.com/actorserve/actorserve/actors/model"
+	"github.com/actorserve/actorserve/actors/msg"
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/queryable"
 	"github.com/actorserve/actorserve/serving"
@@ -34,6 +35,9 @@ type NodeConfig struct {
 	Ingress         ingress.Config
 	Brokers         []string
 	ShutdownTimeout time.Duration
+	// MetricsMaxModels switches per-model Prometheus labels off above
+	// this many active models on a node.
+	MetricsMaxModels int
 }
 
 // DefaultNodeConfig returns the defaults of `actorserve node`.
@@ -47,8 +51,9 @@ func DefaultNodeConfig() NodeConfig {
 		Control:         control.DefaultConfig(),
 		Model:           model.DefaultConfig(),
 		Ingress:         ingress.DefaultConfig(),
-		Brokers:         []string{"127.0.0.1:9092"},
-		ShutdownTimeout: 30 * time.Second,
+		Brokers:          []string{"127.0.0.1:9092"},
+		ShutdownTimeout:  30 * time.Second,
+		MetricsMaxModels: 1000,
 	}
 }
 
@@ -69,6 +74,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "bound on graceful shutdown")
+	fs.IntVar(&c.MetricsMaxModels, "metrics-max-models", c.MetricsMaxModels, "above this many active models per node, /metrics aggregates models under model=\"_all\"")
 }
 
 // Validate reports every configuration error.
@@ -223,8 +229,24 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		}()
 	}
 
+	if n.Ingress != nil {
+		in := n.Ingress
+		n.Host.SetPartitions(func() []msg.PartitionInfo {
+			st := in.Stats()
+			out := make([]msg.PartitionInfo, len(st.Partitions))
+			for i, p := range st.Partitions {
+				out[i] = msg.PartitionInfo{Topic: p.Topic, Partition: p.Partition, Lag: p.Lag, InFlight: p.InFlight, Paused: p.Paused}
+			}
+			return out
+		})
+	}
+	if err := registerMetrics(reg, n, cfg.MetricsMaxModels); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
 	n.API = queryable.New(cfg.HTTP, queryable.Deps{
-		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger,
+		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger, Gatherer: reg,
 		Publisher: control.NewPublisher(n.kafka, cfg.Control.Topic),
 		Ready: func() error {
 			if !table.Ready() {

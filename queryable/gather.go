@@ -1,0 +1,416 @@
+package queryable
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actorserve/actorserve/actors/model"
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// ModelView is one model in /v1/models and /v1/models/{id}: the deployed
+// descriptor merged with the live stats of its actor, wherever it runs.
+type ModelView struct {
+	msg.ModelStats
+	// Replicas lists every node that reported an active actor for this
+	// model; more than one means a short double activation during churn,
+	// and the stats are then merged from all of them.
+	Replicas []string `json:"replicas,omitempty"`
+}
+
+// gathered is one scatter-gather over the members.
+type gathered struct {
+	byID    map[string][]msg.ModelStats
+	replies map[string]*msg.StatsReply // by member id
+	missing []string
+}
+
+// gather asks every member, under one deadline, for the stats of the model
+// actors it hosts (only ids when given). Members that do not answer in time
+// are listed in missing.
+func (s *Server) gather(ctx context.Context, ids []string) gathered {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	members := s.d.Node.Members()
+	type answer struct {
+		m     cluster.Member
+		reply *msg.StatsReply
+		err   error
+	}
+	ch := make(chan answer, len(members))
+	for _, m := range members {
+		go func() {
+			if m.Self {
+				rep := &msg.StatsReply{Node: s.d.Node.Name(), MemberID: m.ID, Models: s.d.Host.WireStats(ids...)}
+				if len(ids) == 0 {
+					rep.Partitions = s.d.Host.Partitions()
+				}
+				ch <- answer{m, rep, nil}
+				return
+			}
+			res, err := s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.StatsQuery{IDs: ids})
+			rep, ok := res.(*msg.StatsReply)
+			if err == nil && !ok {
+				err = fmt.Errorf("member %s answered %T", m.Name, res)
+			}
+			ch <- answer{m, rep, err}
+		}()
+	}
+	g := gathered{byID: map[string][]msg.ModelStats{}, replies: map[string]*msg.StatsReply{}}
+	for range members {
+		a := <-ch
+		if a.err != nil {
+			s.logger.Warn("member did not answer the stats query", "member", a.m.Name, "err", a.err)
+			g.missing = append(g.missing, a.m.Name)
+			continue
+		}
+		g.replies[a.m.ID] = a.reply
+		for _, st := range a.reply.Models {
+			g.byID[st.ID] = append(g.byID[st.ID], st)
+		}
+	}
+	slices.Sort(g.missing)
+	return g
+}
+
+// view merges a descriptor with the stats its actor(s) reported.
+func view(d *serving.Descriptor, stats []msg.ModelStats) ModelView {
+	if len(stats) == 0 {
+		return ModelView{ModelStats: msg.ModelStats{ID: d.ID, Version: d.Version, Format: d.Format, Description: d.Description, State: "inactive"}}
+	}
+	v := ModelView{ModelStats: merge(stats)}
+	if len(stats) > 1 {
+		for _, st := range stats {
+			v.Replicas = append(v.Replicas, st.Node)
+		}
+		slices.Sort(v.Replicas)
+	}
+	v.Sketch, v.Buckets = nil, nil
+	return v
+}
+
+// merge combines the stats one model's actors reported from several nodes
+// (a double activation during membership churn): counters add up, min and
+// max combine, and the percentiles come from the merged sketches. Only the
+// newest version's reports are merged.
+func merge(stats []msg.ModelStats) msg.ModelStats {
+	if len(stats) == 1 {
+		return stats[0]
+	}
+	top := slices.MaxFunc(stats, func(a, b msg.ModelStats) int { return cmp.Compare(a.Version, b.Version) }).Version
+	var out msg.ModelStats
+	var sk *ddsketch.DDSketch
+	first := true
+	for _, st := range stats {
+		if st.Version != top {
+			continue
+		}
+		if first {
+			out = st
+			out.ErrorsBy = map[string]int64{}
+			for k, v := range st.ErrorsBy {
+				out.ErrorsBy[k] = v
+			}
+			sk = decodeSketch(st.Sketch)
+			first = false
+			continue
+		}
+		if st.Usage > out.Usage {
+			out.Node = st.Node
+		}
+		if out.Usage == 0 || (st.Usage > 0 && st.MinMS < out.MinMS) {
+			out.MinMS = st.MinMS
+		}
+		out.MaxMS = math.Max(out.MaxMS, st.MaxMS)
+		out.Usage += st.Usage
+		out.Errors += st.Errors
+		out.DurationMS += st.DurationMS
+		out.Rate1m += st.Rate1m
+		out.Mailbox += st.Mailbox
+		for k, v := range st.ErrorsBy {
+			out.ErrorsBy[k] += v
+		}
+		if st.Since.Before(out.Since) {
+			out.Since = st.Since
+		}
+		if st.LastUsed.After(out.LastUsed) {
+			out.LastUsed = st.LastUsed
+		}
+		if o := decodeSketch(st.Sketch); o != nil {
+			if sk == nil {
+				sk = o
+			} else {
+				_ = sk.MergeWith(o)
+			}
+		}
+	}
+	if out.Usage > 0 {
+		out.MeanMS = out.DurationMS / float64(out.Usage)
+	}
+	if sk != nil && !sk.IsEmpty() {
+		if q, err := sk.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
+			clamp := func(ns float64) float64 { return math.Min(math.Max(ns/1e6, out.MinMS), out.MaxMS) }
+			out.P50MS, out.P95MS, out.P99MS = clamp(q[0]), clamp(q[1]), clamp(q[2])
+		}
+	}
+	return out
+}
+
+func decodeSketch(b []byte) *ddsketch.DDSketch {
+	if len(b) == 0 {
+		return nil
+	}
+	m, err := mapping.NewLogarithmicMapping(0.01)
+	if err != nil {
+		return nil
+	}
+	sk, err := ddsketch.DecodeDDSketch(b, store.DefaultProvider, m)
+	if err != nil {
+		return nil
+	}
+	return sk
+}
+
+// Totals sums the listed models' live stats.
+type Totals struct {
+	Models   int     `json:"models"`
+	Active   int     `json:"active"`
+	Inactive int     `json:"inactive"`
+	Usage    int64   `json:"usage"`
+	Errors   int64   `json:"errors"`
+	Rate1m   float64 `json:"rate_1m"`
+}
+
+type modelList struct {
+	Models  []ModelView `json:"models"`
+	Count   int         `json:"count"`
+	Totals  Totals      `json:"totals"`
+	Partial bool        `json:"partial"`
+	Missing []string    `json:"missing,omitempty"`
+	Node    string      `json:"node,omitempty"` // set for ?local=true
+}
+
+// sortKeys are the fields /v1/models can sort by (numbers descending).
+var sortKeys = map[string]func(a, b *ModelView) int{
+	"id":          func(a, b *ModelView) int { return cmp.Compare(a.ID, b.ID) },
+	"usage":       func(a, b *ModelView) int { return cmp.Compare(b.Usage, a.Usage) },
+	"errors":      func(a, b *ModelView) int { return cmp.Compare(b.Errors, a.Errors) },
+	"rate_1m":     func(a, b *ModelView) int { return cmp.Compare(b.Rate1m, a.Rate1m) },
+	"mean_ms":     func(a, b *ModelView) int { return cmp.Compare(b.MeanMS, a.MeanMS) },
+	"p50_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P50MS, a.P50MS) },
+	"p95_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P95MS, a.P95MS) },
+	"p99_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P99MS, a.P99MS) },
+	"max_ms":      func(a, b *ModelView) int { return cmp.Compare(b.MaxMS, a.MaxMS) },
+	"mailbox":     func(a, b *ModelView) int { return cmp.Compare(b.Mailbox, a.Mailbox) },
+	"version":     func(a, b *ModelView) int { return cmp.Compare(b.Version, a.Version) },
+	"duration_ms": func(a, b *ModelView) int { return cmp.Compare(b.DurationMS, a.DurationMS) },
+}
+
+var states = []string{"active", "inactive", "failed", "loading", "deleted"}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state, sortBy := q.Get("state"), q.Get("sort")
+	if state != "" && !slices.Contains(states, state) {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q is not one of %v", state, states))
+		return
+	}
+	less := sortKeys["id"]
+	if sortBy != "" {
+		var ok bool
+		if less, ok = sortKeys[sortBy]; !ok {
+			keys := make([]string, 0, len(sortKeys))
+			for k := range sortKeys {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("sort %q is not one of %v", sortBy, keys))
+			return
+		}
+	}
+	limit := -1
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q is not a non-negative integer", l))
+			return
+		}
+		limit = n
+	}
+	var out modelList
+	if q.Get("local") == "true" {
+		// Only this node's actors: the per-node values the cluster view sums.
+		out.Node = s.d.Node.Name()
+		for _, st := range s.d.Host.Stats() {
+			out.Models = append(out.Models, ModelView{ModelStats: st})
+		}
+	} else {
+		descs := s.d.Table.List()
+		g := s.gather(r.Context(), nil)
+		out = modelList{Models: make([]ModelView, 0, len(descs)), Partial: len(g.missing) > 0, Missing: g.missing}
+		for _, d := range descs {
+			out.Models = append(out.Models, view(d, g.byID[d.ID]))
+		}
+	}
+	filtered := out.Models[:0]
+	for _, v := range out.Models {
+		out.Totals.Models++
+		if v.State == "inactive" {
+			out.Totals.Inactive++
+		} else {
+			out.Totals.Active++
+		}
+		out.Totals.Usage += v.Usage
+		out.Totals.Errors += v.Errors
+		out.Totals.Rate1m += v.Rate1m
+		if state == "" || v.State == state {
+			filtered = append(filtered, v)
+		}
+	}
+	out.Models = filtered
+	slices.SortStableFunc(out.Models, func(a, b ModelView) int { return less(&a, &b) })
+	if limit >= 0 && limit < len(out.Models) {
+		out.Models = out.Models[:limit]
+	}
+	if out.Models == nil {
+		out.Models = []ModelView{}
+	}
+	out.Count = len(out.Models)
+	writeJSON(w, http.StatusOK, out)
+}
+
+type modelDetail struct {
+	ModelView
+	Descriptor *serving.Descriptor `json:"descriptor"`
+	Partial    bool                `json:"partial"`
+	Missing    []string            `json:"missing,omitempty"`
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	d, ok := s.requireModel(w, id)
+	if !ok {
+		return
+	}
+	g := s.gather(r.Context(), []string{id})
+	dd := *d
+	if len(dd.Data) > 4096 {
+		dd.Data = nil // keep the answer small; the model bytes are in the control topic
+	}
+	writeJSON(w, http.StatusOK, modelDetail{ModelView: view(d, g.byID[id]), Descriptor: &dd, Partial: len(g.missing) > 0, Missing: g.missing})
+}
+
+type historyJSON struct {
+	ID      string             `json:"id"`
+	Node    string             `json:"node,omitempty"`
+	State   string             `json:"state"`
+	Points  []msg.HistoryPoint `json:"points"`
+	Partial bool               `json:"partial"`
+	Missing []string           `json:"missing,omitempty"`
+}
+
+// history answers the last hour of one-minute buckets of a model, from
+// the node that hosts its actor.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.requireModel(w, id); !ok {
+		return
+	}
+	out := historyJSON{ID: id, State: "inactive", Points: []msg.HistoryPoint{}}
+	if pts, ok := s.d.Host.History(id); ok {
+		out.Node, out.State, out.Points = s.d.Node.Name(), "active", pts
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	type answer struct {
+		m   cluster.Member
+		rep *msg.HistoryReply
+		err error
+	}
+	members := s.d.Node.Members()
+	ch := make(chan answer, len(members))
+	n := 0
+	for _, m := range members {
+		if m.Self {
+			continue
+		}
+		n++
+		go func() {
+			res, err := s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.HistoryQuery{ID: id})
+			rep, _ := res.(*msg.HistoryReply)
+			if err == nil && rep == nil {
+				err = fmt.Errorf("answered %T", res)
+			}
+			ch <- answer{m, rep, err}
+		}()
+	}
+	for range n {
+		a := <-ch
+		switch {
+		case a.err != nil:
+			out.Missing = append(out.Missing, a.m.Name)
+		case a.rep.Found && (out.Node == "" || len(a.rep.Points) > len(out.Points)):
+			out.Node, out.State, out.Points = a.rep.Node, "active", a.rep.Points
+		}
+	}
+	slices.Sort(out.Missing)
+	out.Partial = len(out.Missing) > 0
+	writeJSON(w, http.StatusOK, out)
+}
+
+// --- cluster ---
+
+type memberView struct {
+	cluster.Member
+	Status       string              `json:"status"`
+	UptimeS      float64             `json:"uptime_s"`
+	ActiveModels *int                `json:"active_models"`
+	Partitions   []msg.PartitionInfo `json:"partitions"`
+	Lag          int64               `json:"lag"`
+}
+
+type clusterViewJSON struct {
+	Self    string       `json:"self"`
+	Members []memberView `json:"members"`
+	Models  int          `json:"models"`
+	Partial bool         `json:"partial"`
+	Missing []string     `json:"missing,omitempty"`
+}
+
+func (s *Server) clusterView(w http.ResponseWriter, r *http.Request) {
+	g := s.gather(r.Context(), nil)
+	out := clusterViewJSON{Self: s.d.Node.Name(), Models: len(s.d.Table.List()), Partial: len(g.missing) > 0, Missing: g.missing, Members: []memberView{}}
+	now := time.Now()
+	for _, m := range s.d.Node.Members() {
+		mv := memberView{Member: m, Status: "alive", UptimeS: math.Round(now.Sub(m.Started).Seconds()), Partitions: []msg.PartitionInfo{}}
+		if rep, ok := g.replies[m.ID]; ok {
+			n := len(rep.Models)
+			mv.ActiveModels = &n
+			if rep.Partitions != nil {
+				mv.Partitions = rep.Partitions
+			}
+			for _, p := range rep.Partitions {
+				mv.Lag += max(0, p.Lag)
+			}
+		} else {
+			mv.Status = "unresponsive"
+		}
+		out.Members = append(out.Members, mv)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
