@@ -483,4 +483,3 @@ func (s *Server) writeCallError(w http.ResponseWriter, id string, err error) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("model %q: %s", id, err))
 	}
 }
-

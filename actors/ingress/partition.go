@@ -74,10 +74,10 @@ type partition struct {
 	hwm       atomic.Int64 // high watermark seen in the last fetch
 	processed atomic.Int64 // offset up to which everything is processed (next to read); -1 before any
 	kick      chan struct{}
-	results  chan *batchResult
-	stop     chan struct{}
-	done     chan struct{}
-	inflight atomic.Int64
+	results   chan *batchResult
+	stop      chan struct{}
+	done      chan struct{}
+	inflight  atomic.Int64
 
 	pmu    sync.Mutex
 	paused bool

@@ -46,11 +46,11 @@ func DefaultNodeConfig() NodeConfig {
 	cc.Gossip = "127.0.0.1:7946"
 	cc.Remote = "127.0.0.1:8090"
 	return NodeConfig{
-		Cluster:         cc,
-		HTTP:            queryable.DefaultConfig(),
-		Control:         control.DefaultConfig(),
-		Model:           model.DefaultConfig(),
-		Ingress:         ingress.DefaultConfig(),
+		Cluster:          cc,
+		HTTP:             queryable.DefaultConfig(),
+		Control:          control.DefaultConfig(),
+		Model:            model.DefaultConfig(),
+		Ingress:          ingress.DefaultConfig(),
 		Brokers:          []string{"127.0.0.1:9092"},
 		ShutdownTimeout:  30 * time.Second,
 		MetricsMaxModels: 1000,
