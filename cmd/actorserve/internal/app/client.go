@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -105,44 +107,107 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	var h httpFlags
 	h.register(fs)
+	watch := fs.Bool("watch", false, "redraw every --interval until interrupted")
+	interval := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
+	sortBy := fs.String("sort", "", "sort by id, usage, errors, rate_1m, mean_ms, p50_ms, p95_ms, p99_ms, max_ms, mailbox")
+	state := fs.String("state", "", "only models in this state (active, inactive, failed)")
+	limit := fs.Int("limit", 0, "show at most this many models (0 = all)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() == 1 {
-		var out map[string]any
-		if err := call(ctx, http.MethodGet, h.url("/v1/models/"+fs.Arg(0)), nil, &out); err != nil {
-			return err
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+	if fs.NArg() > 1 {
+		return fmt.Errorf("%w: models takes at most one model id", ErrUsage)
 	}
+	q := url.Values{}
+	if *sortBy != "" {
+		q.Set("sort", *sortBy)
+	}
+	if *state != "" {
+		q.Set("state", *state)
+	}
+	if *limit > 0 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
+	show := func() error {
+		if fs.NArg() == 1 {
+			var out map[string]any
+			if err := call(ctx, http.MethodGet, h.url("/v1/models/"+url.PathEscape(fs.Arg(0))), nil, &out); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		}
+		path := "/v1/models"
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
+		return printModels(ctx, stdout, h.url(path))
+	}
+	if !*watch {
+		return show()
+	}
+	t := time.NewTicker(*interval)
+	defer t.Stop()
+	for {
+		fmt.Fprint(stdout, "\033[H\033[2J") // home, clear
+		fmt.Fprintf(stdout, "actorserve models   %s   every %s   (Ctrl+C to stop)\n\n", h.addr, *interval)
+		if err := show(); err != nil {
+			fmt.Fprintln(stdout, "error:", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func printModels(ctx context.Context, stdout io.Writer, u string) error {
 	var out struct {
 		Models []struct {
-			ID      string  `json:"id"`
-			Version int64   `json:"version"`
-			Format  string  `json:"format"`
-			Node    string  `json:"node"`
-			State   string  `json:"state"`
-			Usage   int64   `json:"usage"`
-			Errors  int64   `json:"errors"`
-			MeanMS  float64 `json:"mean_ms"`
-			P99MS   float64 `json:"p99_ms"`
+			ID       string  `json:"id"`
+			Version  int64   `json:"version"`
+			Format   string  `json:"format"`
+			Node     string  `json:"node"`
+			State    string  `json:"state"`
+			Usage    int64   `json:"usage"`
+			Errors   int64   `json:"errors"`
+			Rate1m   float64 `json:"rate_1m"`
+			MeanMS   float64 `json:"mean_ms"`
+			P50MS    float64 `json:"p50_ms"`
+			P99MS    float64 `json:"p99_ms"`
+			MaxMS    float64 `json:"max_ms"`
+			Learning *struct {
+				Accuracy float64 `json:"accuracy"`
+			} `json:"learning"`
 		} `json:"models"`
+		Totals struct {
+			Models, Active, Inactive int
+			Usage, Errors            int64
+			Rate1m                   float64 `json:"rate_1m"`
+		} `json:"totals"`
 		Partial bool     `json:"partial"`
 		Missing []string `json:"missing"`
 	}
-	if err := call(ctx, http.MethodGet, h.url("/v1/models"), nil, &out); err != nil {
+	if err := call(ctx, http.MethodGet, u, nil, &out); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ID\tVERSION\tFORMAT\tSTATE\tNODE\tUSAGE\tERRORS\tMEAN_MS\tP99_MS\t")
+	fmt.Fprintln(tw, "ID\tVERSION\tFORMAT\tSTATE\tNODE\tUSAGE\tERRORS\tRATE/S\tMEAN_MS\tP50_MS\tP99_MS\tMAX_MS\tACCURACY\t")
 	for _, m := range out.Models {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%.3f\t%.3f\t\n", m.ID, m.Version, m.Format, m.State, dash(m.Node), m.Usage, m.Errors, m.MeanMS, m.P99MS)
+		acc := "-"
+		if m.Learning != nil {
+			acc = fmt.Sprintf("%.3f", m.Learning.Accuracy)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t\n",
+			m.ID, m.Version, m.Format, m.State, dash(m.Node), m.Usage, m.Errors, m.Rate1m, m.MeanMS, m.P50MS, m.P99MS, m.MaxMS, acc)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "%d models (%d active, %d inactive), %d events, %d errors, %.1f events/s\n",
+		out.Totals.Models, out.Totals.Active, out.Totals.Inactive, out.Totals.Usage, out.Totals.Errors, out.Totals.Rate1m)
 	if out.Partial {
 		fmt.Fprintf(stdout, "partial answer: no reply from %s\n", strings.Join(out.Missing, ", "))
 	}
@@ -173,26 +238,33 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			HTTP    string    `json:"http"`
 			Remote  string    `json:"remote"`
 			Gossip  string    `json:"gossip"`
-			Status  string    `json:"status"`
-			Active  *int      `json:"active_models"`
-			Started time.Time `json:"started"`
+			Status     string            `json:"status"`
+			Active     *int              `json:"active_models"`
+			Started    time.Time         `json:"started"`
+			Partitions []json.RawMessage `json:"partitions"`
+			Lag        int64             `json:"lag"`
 		} `json:"members"`
+		Partial bool     `json:"partial"`
+		Missing []string `json:"missing"`
 	}
 	if err := call(ctx, http.MethodGet, h.url("/v1/cluster"), nil, &out); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tACTIVE\tHTTP\tREMOTE\tGOSSIP\tUPTIME\tMEMBER_ID")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tACTIVE\tPARTITIONS\tLAG\tHTTP\tREMOTE\tGOSSIP\tUPTIME\tMEMBER_ID")
 	for _, m := range out.Members {
 		active := "-"
 		if m.Active != nil {
 			active = fmt.Sprint(*m.Active)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Status, active, dash(m.HTTP), m.Remote, m.Gossip, time.Since(m.Started).Round(time.Second), m.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Status, active, len(m.Partitions), m.Lag, dash(m.HTTP), m.Remote, m.Gossip, time.Since(m.Started).Round(time.Second), m.ID)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d members, %d models deployed (asked %s)\n", len(out.Members), out.Models, out.Self)
+	if out.Partial {
+		fmt.Fprintf(stdout, "partial answer: no reply from %s\n", strings.Join(out.Missing, ", "))
+	}
 	return nil
 }
