@@ -85,9 +85,10 @@ type Ingress struct {
 	parts  map[tp]*partition
 	topics map[string]bool
 
-	stats counters
-	base  context.Context
-	stop  context.CancelFunc
+	stats   counters
+	aborted atomic.Bool
+	base    context.Context
+	stop    context.CancelFunc
 }
 
 // New creates the ingress; Run starts it.
@@ -223,6 +224,15 @@ func (in *Ingress) Run(ctx context.Context) error {
 	return nil
 }
 
+// Abort stops the ingress as a crash would: the clients close at once,
+// nothing is drained or committed.
+func (in *Ingress) Abort() {
+	in.aborted.Store(true)
+	in.stop()
+	in.consumer.Close()
+	in.producer.Close()
+}
+
 // shutdown drains every partition, commits, and closes the clients.
 func (in *Ingress) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
@@ -233,6 +243,13 @@ func (in *Ingress) shutdown() {
 	in.mu.Unlock()
 	for _, p := range parts {
 		p.close()
+	}
+	if in.aborted.Load() {
+		for _, p := range parts {
+			close(p.stop)
+			<-p.done
+		}
+		return
 	}
 	for _, p := range parts {
 		if !p.drain(ctx) {

@@ -26,13 +26,13 @@ import (
 // client, and the predictions and dead letters the node writes are read
 // back with another one.
 
-// failingModel takes two features and fails every row whose first feature
+// ingFailingModel takes two features and fails every row whose first feature
 // is negative.
-type failingModel struct{}
+type ingFailingModel struct{}
 
-func (failingModel) NumFeatures() int { return 2 }
+func (ingFailingModel) NumFeatures() int { return 2 }
 
-func (failingModel) Predict(x []float64) (serving.Prediction, error) {
+func (ingFailingModel) Predict(x []float64) (serving.Prediction, error) {
 	if x[0] < 0 {
 		return serving.Prediction{}, fmt.Errorf("%w: failing: first feature %v is negative", serving.ErrModel, x[0])
 	}
@@ -40,20 +40,20 @@ func (failingModel) Predict(x []float64) (serving.Prediction, error) {
 	return serving.Prediction{Value: &v}, nil
 }
 
-func (m failingModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
+func (m ingFailingModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
 	for i, x := range xs {
 		out[i], errs[i] = m.Predict(x)
 	}
 	return nil
 }
 
-// slowModel takes two features, sleeps *delay per row (read per row, so a
+// ingSlowModel takes two features, sleeps *delay per row (read per row, so a
 // change applies at once) and predicts the first feature.
-type slowModel struct{ delay *atomic.Int64 }
+type ingSlowModel struct{ delay *atomic.Int64 }
 
-func (slowModel) NumFeatures() int { return 2 }
+func (ingSlowModel) NumFeatures() int { return 2 }
 
-func (m slowModel) Predict(x []float64) (serving.Prediction, error) {
+func (m ingSlowModel) Predict(x []float64) (serving.Prediction, error) {
 	if d := time.Duration(m.delay.Load()); d > 0 {
 		time.Sleep(d)
 	}
@@ -61,7 +61,7 @@ func (m slowModel) Predict(x []float64) (serving.Prediction, error) {
 	return serving.Prediction{Value: &v}, nil
 }
 
-func (m slowModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
+func (m ingSlowModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
 	for i, x := range xs {
 		out[i], errs[i] = m.Predict(x)
 	}
@@ -71,7 +71,7 @@ func (m slowModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs [
 func TestIngressDeadLetterReasons(t *testing.T) {
 	b := ingBroker(t)
 	reg := ingRegistry(map[string]serving.Loader{
-		"failing": func(*serving.Descriptor) (serving.Model, error) { return failingModel{}, nil },
+		"failing": func(*serving.Descriptor) (serving.Model, error) { return ingFailingModel{}, nil },
 	})
 	n := ingStartNode(t, b.Addrs(), "t1", reg, nil)
 	w := ingWatch(t, b.Addrs())
@@ -426,7 +426,7 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	delay.Store(int64(50 * time.Millisecond))
 	b := ingBroker(t)
 	reg := ingRegistry(map[string]serving.Loader{
-		"slow": func(*serving.Descriptor) (serving.Model, error) { return slowModel{delay: &delay}, nil },
+		"slow": func(*serving.Descriptor) (serving.Model, error) { return ingSlowModel{delay: &delay}, nil },
 	})
 	n := ingStartNode(t, b.Addrs(), "t1", reg, func(c *NodeConfig) {
 		c.Ingress.MaxInFlight = maxInFlight
@@ -565,7 +565,7 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	t.Logf("slow partition %d: max in flight %d (bound %d = max-in-flight %d + one poll of %d); paused seen %v; pauses %d",
 		slowPart, maxSlowInFlight, maxInFlight+maxPoll, maxInFlight, maxPoll, pausedSeen, n.Ingress.Stats().Pauses)
 	t.Logf("heap in use after GC: baseline %.1f MiB, max %.1f MiB (%+.1f MiB; bound +%d MiB); raw HeapInuse peak %.1f MiB",
-		mib(baseHeap), mib(maxHeap), mib(maxHeap)-mib(baseHeap), heapBudget>>20, mib(maxRawHeap))
+		ingMiB(baseHeap), ingMiB(maxHeap), ingMiB(maxHeap)-ingMiB(baseHeap), heapBudget>>20, ingMiB(maxRawHeap))
 	if maxSlowInFlight > maxInFlight+maxPoll {
 		t.Errorf("slow partition had %d events in flight, over the bound %d", maxSlowInFlight, maxInFlight+maxPoll)
 	}
@@ -573,7 +573,7 @@ func TestIngressSlowModelBounded(t *testing.T) {
 		t.Errorf("heap in use grew from %d to %d bytes, over the budget of %d", baseHeap, maxHeap, heapBudget)
 	}
 	if dup := w.duplicates(); len(dup) > 0 {
-		t.Errorf("%d event ids with duplicate predictions, e.g. %v", len(dup), firstOf(dup))
+		t.Errorf("%d event ids with duplicate predictions, e.g. %v", len(dup), ingFirstOf(dup))
 	}
 	if d := w.deadLetters(); len(d) > 0 {
 		t.Errorf("%d dead letters, want none; first: reason %q error %q", len(d), d[0].Headers["reason"], d[0].Headers["error"])
@@ -643,7 +643,7 @@ func TestIngressCommitsAndRestart(t *testing.T) {
 		t.Errorf("%d predictions in all, want %d", got, want)
 	}
 	if dup := w.duplicates(); len(dup) > 0 {
-		t.Errorf("%d event ids scored twice, e.g. %v", len(dup), firstOf(dup))
+		t.Errorf("%d event ids scored twice, e.g. %v", len(dup), ingFirstOf(dup))
 	}
 	for _, p := range w.predictions() {
 		if strings.HasPrefix(p.Pred.ID, "new-") && p.Pred.Node != "t2" {
@@ -658,9 +658,9 @@ func TestIngressCommitsAndRestart(t *testing.T) {
 	})
 }
 
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+func ingMiB(b uint64) float64 { return float64(b) / (1 << 20) }
 
-func firstOf(m map[string]int) string {
+func ingFirstOf(m map[string]int) string {
 	for k, v := range m {
 		return fmt.Sprintf("%s×%d", k, v)
 	}

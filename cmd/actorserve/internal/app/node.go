@@ -311,6 +311,26 @@ func leaveTimeout(ctx context.Context) time.Duration {
 	return d
 }
 
+// Kill stops the node as a crash would: no leave, no drain, no commit.
+// Tests use it to simulate SIGKILL in-process.
+func (n *Node) Kill() {
+	n.once.Do(func() {
+		if n.Cluster != nil {
+			n.Cluster.Kill()
+		}
+		if n.httpSrv != nil {
+			_ = n.httpSrv.Close()
+		}
+		if n.kafka != nil {
+			n.kafka.Close()
+		}
+		n.cancel()
+		if n.Ingress != nil {
+			n.Ingress.Abort()
+		}
+	})
+}
+
 // Close stops the node at once, without leaving the cluster gracefully.
 func (n *Node) Close() {
 	n.once.Do(func() {

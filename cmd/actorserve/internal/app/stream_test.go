@@ -38,7 +38,7 @@ func startTestNode(t *testing.T, brokers []string, name string) *Node {
 	return n
 }
 
-func putModel(t *testing.T, httpAddr, id string, d map[string]any) {
+func putModel(t testing.TB, httpAddr, id string, d map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(d)
 	req, _ := http.NewRequest(http.MethodPut, "http://"+httpAddr+"/v1/models/"+id, strings.NewReader(string(b)))
