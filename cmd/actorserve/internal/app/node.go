@@ -23,7 +23,9 @@ import (
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/queryable"
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/lightgbm"
 	"github.com/actorserve/actorserve/serving/linear"
+	"github.com/actorserve/actorserve/serving/xgboost"
 )
 
 // NodeConfig is everything one node needs.
@@ -125,6 +127,8 @@ func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
 func NewRegistry() *serving.Registry {
 	reg := serving.NewRegistry()
 	linear.Register(reg)
+	xgboost.Register(reg)
+	lightgbm.Register(reg)
 	return reg
 }
 
