@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
+	"github.com/actorserve/actorserve/actors/msg"
 	"github.com/actorserve/actorserve/serving"
 )
 
@@ -86,6 +87,54 @@ type inEvent struct {
 	ID       flexID            `json:"id" msgpack:"id"`
 	Type     string            `json:"type" msgpack:"type"`
 	Features *serving.Features `json:"features" msgpack:"features"`
+	Label    *inLabel          `json:"label" msgpack:"label"`
+}
+
+// inLabel is a label given as a string or a number.
+type inLabel msg.Label
+
+func (l *inLabel) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = inLabel{S: s}
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("label must be a string or a number, got %s", b)
+	}
+	*l = inLabel{V: v, Num: true}
+	return nil
+}
+
+func (l *inLabel) DecodeMsgpack(dec *msgpack.Decoder) error {
+	v, err := dec.DecodeInterface()
+	if err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case string:
+		*l = inLabel{S: x}
+	case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+		f, _ := strconv.ParseFloat(fmt.Sprint(x), 64)
+		*l = inLabel{V: f, Num: true}
+	case float32, float64:
+		*l = inLabel{V: toFloat(x), Num: true}
+	default:
+		return fmt.Errorf("label must be a string or a number, got %T", v)
+	}
+	return nil
+}
+
+func (l *inLabel) label() *msg.Label {
+	if l == nil {
+		return nil
+	}
+	m := msg.Label(*l)
+	return &m
 }
 
 // isMsgpack says whether a record carries msgpack: the content-type header

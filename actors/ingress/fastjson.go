@@ -57,6 +57,29 @@ func fastDecodeJSON(b []byte, ev *inEvent) bool {
 			if !p.idField(&ev.ID) {
 				return false
 			}
+		case "label":
+			bit = 16
+			if p.literal("null") {
+				ev.Label = nil
+				break
+			}
+			if p.i < len(p.b) && p.b[p.i] == '"' {
+				str, ok := p.plainString()
+				if !ok {
+					return false
+				}
+				ev.Label = &inLabel{S: str}
+				break
+			}
+			start := p.i
+			if !p.number() {
+				return false
+			}
+			v, err := strconv.ParseFloat(string(b[start:p.i]), 64)
+			if err != nil {
+				return false
+			}
+			ev.Label = &inLabel{V: v, Num: true}
 		case "features":
 			bit = 8
 			start := p.i
@@ -75,7 +98,7 @@ func fastDecodeJSON(b []byte, ev *inEvent) bool {
 			ev.Features = &f
 		default:
 			// encoding/json matches field names case-insensitively.
-			if strings.EqualFold(key, "model") || strings.EqualFold(key, "type") || strings.EqualFold(key, "id") || strings.EqualFold(key, "features") {
+			if strings.EqualFold(key, "model") || strings.EqualFold(key, "type") || strings.EqualFold(key, "id") || strings.EqualFold(key, "features") || strings.EqualFold(key, "label") {
 				return false
 			}
 			if !p.skipValue(0) {

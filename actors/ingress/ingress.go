@@ -36,6 +36,8 @@ type Stats struct {
 	Predictions int64            `json:"predictions"`
 	DeadLetters map[string]int64 `json:"dead_letters"`
 	Skipped     int64            `json:"skipped"`
+	Feedback    int64            `json:"feedback"`
+	Unmatched   int64            `json:"unmatched_feedback"`
 	Pauses      int64            `json:"pauses"`
 	InFlight    int64            `json:"in_flight"`
 	Partitions  []PartitionStats `json:"partitions"`
@@ -53,6 +55,7 @@ type PartitionStats struct {
 
 type counters struct {
 	events, predictions, skipped, pauses atomic.Int64
+	feedback, unmatched                  atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
 }
@@ -376,6 +379,7 @@ func (in *Ingress) Stats() Stats {
 	s := Stats{
 		Events: in.stats.events.Load(), Predictions: in.stats.predictions.Load(),
 		Skipped: in.stats.skipped.Load(), Pauses: in.stats.pauses.Load(), DeadLetters: map[string]int64{},
+		Feedback: in.stats.feedback.Load(), Unmatched: in.stats.unmatched.Load(),
 	}
 	in.stats.mu.Lock()
 	for k, v := range in.stats.dead {

@@ -16,11 +16,12 @@ var (
 	descLag         = prometheus.NewDesc("actorserve_ingress_lag", "Records behind the high watermark not yet processed, per owned partition.", []string{"topic", "partition"}, nil)
 	descPaused      = prometheus.NewDesc("actorserve_ingress_paused", "1 while a partition is paused by backpressure.", []string{"topic", "partition"}, nil)
 	descOwned       = prometheus.NewDesc("actorserve_ingress_partitions", "Partitions this node owns in the consumer group.", nil, nil)
+	descFeedback    = prometheus.NewDesc("actorserve_feedback_total", "Label-only events read, by whether they matched an earlier prediction.", []string{"matched"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (in *Ingress) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned} {
+	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback} {
 		ch <- d
 	}
 }
@@ -37,6 +38,8 @@ func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, float64(len(s.Partitions)))
+	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Feedback-s.Unmatched), "true")
+	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Unmatched), "false")
 	for _, p := range s.Partitions {
 		part := strconv.Itoa(int(p.Partition))
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(p.InFlight), p.Topic, part)

@@ -142,10 +142,12 @@ func (p *partition) enqueue(recs []*kgo.Record, hwm int64, polled time.Time) {
 	}
 }
 
+// pause stops fetching the partition while its window is full. The count
+// is checked again under the lock: the worker may have drained it since.
 func (p *partition) pause() {
 	p.pmu.Lock()
 	defer p.pmu.Unlock()
-	if !p.paused {
+	if !p.paused && p.inflight.Load() >= int64(p.in.cfg.MaxInFlight) {
 		p.paused = true
 		p.in.consumer.PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
 		p.in.stats.pauses.Add(1)
@@ -158,7 +160,7 @@ func (p *partition) maybeResume() {
 	}
 	p.pmu.Lock()
 	defer p.pmu.Unlock()
-	if p.paused {
+	if p.paused && p.inflight.Load() <= int64(p.in.cfg.ResumeAt) {
 		p.paused = false
 		p.in.consumer.ResumeFetchPartitions(map[string][]int32{p.topic: {p.id}})
 	}
@@ -258,12 +260,17 @@ func (p *partition) take(r *kgo.Record, polled time.Time) {
 		p.deadLetter(e, unknown, msg.CodeUnknownModel, text, 1)
 		return
 	}
-	if ev.Features == nil {
-		p.deadLetter(e, ids[0], msg.CodeSchemaMismatch, "event has no \"features\"", 1)
+	out := msg.Event{ID: string(ev.ID), Label: ev.Label.label()}
+	switch {
+	case ev.Features != nil:
+		out.Features = *ev.Features
+	case ev.Label != nil:
+		out.NoFeatures = true // the label of an earlier event
+	default:
+		p.deadLetter(e, ids[0], msg.CodeSchemaMismatch, "event has no \"features\" (and no \"label\")", 1)
 		return
 	}
 	e.remaining.Store(int32(len(ids)))
-	out := msg.Event{ID: string(ev.ID), Features: *ev.Features}
 	now := time.Now()
 	for _, id := range ids {
 		q := p.models[id]
@@ -352,6 +359,14 @@ func (p *partition) handle(r *batchResult) {
 	now := time.Now()
 	for i, it := range r.items {
 		res := &r.resp.Results[i]
+		if res.Feedback && res.Code == "" {
+			p.in.stats.feedback.Add(1)
+			if !res.Matched {
+				p.in.stats.unmatched.Add(1)
+			}
+			p.ack(it.e) // a label has no prediction to write
+			continue
+		}
 		if res.Code != "" {
 			code := res.Code
 			if code == msg.CodeModelFailed {

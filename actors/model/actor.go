@@ -11,6 +11,7 @@ import (
 
 	"github.com/actorserve/actorserve/actors/msg"
 	"github.com/actorserve/actorserve/cluster/wire"
+	"github.com/actorserve/actorserve/learning"
 	"github.com/actorserve/actorserve/serving"
 )
 
@@ -26,8 +27,17 @@ type modelActor struct {
 
 	desc   *serving.Descriptor
 	model  serving.Model
+	online *learning.Online // model, when it learns
 	schema *serving.Schema
 	stats  *Stats
+
+	feedback           *feedbackStore
+	tracker            *labelTracker
+	matched, unmatched int64
+	labelLag           time.Duration
+	sinceCheckpoint    int64
+	checkpoints        int64
+	restoredUpdates    int64
 
 	// scratch reused across requests (the actor is single-threaded)
 	rows [][]float64
@@ -84,6 +94,10 @@ func (a *modelActor) load(d *serving.Descriptor) {
 		return
 	}
 	a.desc, a.model, a.schema = d, m, serving.NewSchema(d, m.NumFeatures())
+	a.online, _ = m.(*learning.Online)
+	a.tracker = newLabelTracker(d)
+	a.feedback = newFeedbackStore(a.h.cfg.FeedbackMax, a.h.cfg.FeedbackTTL)
+	a.matched, a.unmatched, a.labelLag = 0, 0, 0
 	a.stats.reset(d.Version, d.Format, d.Description, time.Now())
 	a.logger.Debug("model loaded", "version", d.Version, "format", d.Format)
 }
@@ -120,6 +134,10 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 		return
 	}
 
+	if a.online != nil || hasFeedback(req.Events) {
+		a.predictEach(ctx, req)
+		return
+	}
 	start := time.Now()
 	n := len(req.Events)
 	res := make([]msg.Result, n)
@@ -127,7 +145,6 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 	for len(a.rows) < n {
 		a.rows = append(a.rows, nil)
 	}
-	failed := 0
 	for i := range req.Events {
 		ev := &req.Events[i]
 		res[i].ID = ev.ID
@@ -135,7 +152,6 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 		if err != nil {
 			res[i].Code, res[i].Error = codeOf(err), err.Error()
 			a.stats.fail(res[i].Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
-			failed++
 			continue
 		}
 		a.rows[i] = x
@@ -155,6 +171,7 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 			}
 		}
 		ok := 0
+		now := time.Now()
 		for j, i := range a.idx {
 			if errs[j] != nil {
 				res[i].Code, res[i].Error = msg.CodeModelError, errs[j].Error()
@@ -163,14 +180,164 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 			}
 			res[i].Prediction = out[j]
 			out[j] = serving.Prediction{}
+			if res[i].ID != "" {
+				a.feedback.put(&pending{id: res[i].ID, pred: res[i].Prediction, at: now})
+			}
 			ok++
 		}
-		a.stats.observe(time.Since(start), ok, time.Now())
+		a.stats.observe(time.Since(start), ok, now)
 	}
 	ctx.Respond(&msg.PredictResponse{
 		Model: a.id, Version: a.desc.Version, Node: a.h.nodeName,
 		LatencyNS: time.Since(start).Nanoseconds(), Results: res,
 	})
+}
+
+func hasFeedback(evs []msg.Event) bool {
+	for i := range evs {
+		if evs[i].Label != nil || evs[i].NoFeatures {
+			return true
+		}
+	}
+	return false
+}
+
+// predictEach scores events one at a time, in order, so that a labelled
+// event teaches an online model before the next event is scored
+// (test-then-train), and joins labels to earlier predictions.
+func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
+	start := time.Now()
+	res := make([]msg.Result, len(req.Events))
+	scored := 0
+	labelled := false
+	for i := range req.Events {
+		ev := &req.Events[i]
+		r := &res[i]
+		r.ID = ev.ID
+		now := time.Now()
+		if ev.NoFeatures {
+			if ev.Label == nil {
+				r.Code, r.Error = msg.CodeSchemaMismatch, "event has no features and no label"
+				a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, r.Error), 1)
+				continue
+			}
+			r.Feedback = true
+			labelled = true
+			p, ok := a.feedback.take(ev.ID)
+			if ev.ID == "" || !ok {
+				a.unmatched++
+				continue
+			}
+			r.Matched = true
+			a.matched++
+			a.labelLag += now.Sub(p.at)
+			if err := a.teach(p.x, ev.Label, p.pred, true); err != nil {
+				r.Code, r.Error = msg.CodeSchemaMismatch, err.Error()
+				a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
+			}
+			continue
+		}
+		x, err := a.schema.Vector(&ev.Features, a.row(0))
+		a.rows[0] = x
+		if err != nil {
+			r.Code, r.Error = codeOf(err), err.Error()
+			a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
+			continue
+		}
+		t0 := time.Now()
+		pred, err := a.model.Predict(x)
+		if err != nil {
+			r.Code, r.Error = msg.CodeModelError, err.Error()
+			a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
+			continue
+		}
+		a.stats.observe(time.Since(t0), 1, now)
+		scored++
+		r.Prediction = pred
+		if ev.Label != nil {
+			labelled = true
+			if err := a.teach(x, ev.Label, pred, false); err != nil {
+				r.Code, r.Error = msg.CodeSchemaMismatch, err.Error()
+				a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
+			}
+			continue
+		}
+		if ev.ID != "" {
+			p := &pending{id: ev.ID, pred: pred, at: now}
+			if a.online != nil {
+				p.x = append([]float64(nil), x...)
+			}
+			a.feedback.put(p)
+		}
+	}
+	if labelled {
+		a.publishLearning()
+	}
+	ctx.Respond(&msg.PredictResponse{
+		Model: a.id, Version: a.desc.Version, Node: a.h.nodeName,
+		LatencyNS: time.Since(start).Nanoseconds(), Results: res,
+	})
+	_ = scored // counted per event by observe
+}
+
+func (a *modelActor) row(i int) []float64 {
+	for len(a.rows) <= i {
+		a.rows = append(a.rows, nil)
+	}
+	return a.rows[i]
+}
+
+// teach feeds one label: an online model learns from it; any model is
+// scored against it. joined says the label came after its prediction.
+func (a *modelActor) teach(x []float64, l *msg.Label, pred serving.Prediction, joined bool) error {
+	if a.online == nil {
+		a.tracker.add(l, pred)
+		return nil
+	}
+	var y learning.Target
+	if a.online.Task() == "regression" {
+		v, err := l.Float()
+		if err != nil {
+			return fmt.Errorf("label %q is not a number (regression model)", l.String())
+		}
+		y = learning.Value(v)
+	} else {
+		y = learning.Label(l.String())
+	}
+	upd, err := a.online.LearnAfter(x, y, pred)
+	if err != nil {
+		return err
+	}
+	a.sinceCheckpoint++
+	if upd.Drift {
+		a.logger.Info("concept drift detected", "updates", a.online.Stats().Updates)
+	}
+	return nil
+}
+
+// publishLearning copies the learning statistics into the stats readers
+// see (the learner itself belongs to the actor goroutine).
+func (a *modelActor) publishLearning() {
+	a.feedback.expire(time.Now())
+	ls := &msg.LearningStats{
+		Matched: a.matched, Unmatched: a.unmatched, Expired: a.feedback.expired, Pending: int64(a.feedback.len()),
+		Checkpoints: a.checkpoints, RestoredFrom: a.restoredUpdates,
+	}
+	if a.matched > 0 {
+		ls.LabelLagMS = float64(a.labelLag.Microseconds()) / 1e3 / float64(a.matched)
+	}
+	if a.online != nil {
+		st := a.online.Stats()
+		ls.Algorithm, ls.Task = a.online.Algorithm(), st.Task
+		ls.Labels, ls.Updates = int64(st.Updates), int64(st.Updates)
+		ls.Accuracy, ls.AccuracyRecent, ls.Kappa, ls.KappaT = st.Accuracy, st.AccuracyRecent, st.Kappa, st.KappaT
+		ls.MAE, ls.MAERecent = st.MAE, st.MAERecent
+		ls.Drifts, ls.LastDrift = int64(st.Drifts), st.LastDrift
+	} else {
+		a.tracker.fill(ls)
+		ls.Labels = a.matched
+	}
+	a.stats.setLearning(ls)
 }
 
 // codeOf maps a serving error to its stable reason code.

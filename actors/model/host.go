@@ -37,10 +37,16 @@ type Config struct {
 	// IdleTimeout passivates a model actor that received nothing for this
 	// long; it re-activates on the next event. 0 never passivates.
 	IdleTimeout time.Duration
+	// FeedbackMax bounds the predictions each model keeps waiting for
+	// their labels; FeedbackTTL is how long one waits.
+	FeedbackMax int
+	FeedbackTTL time.Duration
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{IdleTimeout: 10 * time.Minute} }
+func DefaultConfig() Config {
+	return Config{IdleTimeout: 10 * time.Minute, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute}
+}
 
 // Host owns the model actors of one node: their kind, the registry of
 // active actors and their stats, and the node actor that answers stats

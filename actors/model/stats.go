@@ -55,6 +55,7 @@ type window struct {
 	maxNS     float64
 	sketch    *ddsketch.DDSketch
 	lastError string
+	learning  *msg.LearningStats
 }
 
 func newWindow(version int64, now time.Time) window {
@@ -81,6 +82,12 @@ func (s *Stats) reset(version int64, format, desc string, now time.Time) {
 	s.window = newWindow(version, now)
 	s.format, s.desc, s.state = format, desc, "active"
 	s.loaded = true
+}
+
+func (s *Stats) setLearning(ls *msg.LearningStats) {
+	s.mu.Lock()
+	s.learning = ls
+	s.mu.Unlock()
 }
 
 func (s *Stats) lastErr() string {
@@ -200,7 +207,7 @@ func (s *Stats) snapshotLocked() msg.ModelStats {
 	out := msg.ModelStats{
 		ID: s.id, Version: s.version, Format: s.format, Description: s.desc, Node: s.node,
 		State: s.state, Since: s.since, LastUsed: s.lastUsed, Usage: s.usage, Errors: s.errors,
-		LastError: s.lastError, Previous: s.previous,
+		LastError: s.lastError, Previous: s.previous, Learning: s.learning,
 	}
 	if len(s.errorsBy) > 0 {
 		out.ErrorsBy = make(map[string]int64, len(s.errorsBy))

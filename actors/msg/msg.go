@@ -5,6 +5,7 @@
 package msg
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/remote"
@@ -45,10 +46,39 @@ const (
 	CodeModelFailed    = "model_failed" // the model could not be loaded
 )
 
-// Event is one input to a model.
+// Event is one input to a model. An event with a Label is feedback: with
+// features it is a labelled example (test-then-train); without features it
+// is the label of an earlier event with the same ID.
 type Event struct {
 	ID       string           `msgpack:"i,omitempty" json:"id,omitempty"`
 	Features serving.Features `msgpack:"f" json:"features"`
+	// NoFeatures marks a label-only event.
+	NoFeatures bool   `msgpack:"nf,omitempty" json:"-"`
+	Label      *Label `msgpack:"l,omitempty" json:"label,omitempty"`
+}
+
+// Label is a feedback label: a class name (S) or a number (V, Num).
+// Numbers also name classes ("0", "1") for classifiers.
+type Label struct {
+	S   string  `msgpack:"s,omitempty"`
+	V   float64 `msgpack:"v,omitempty"`
+	Num bool    `msgpack:"n,omitempty"`
+}
+
+// String is the label as a class name.
+func (l *Label) String() string {
+	if l.Num {
+		return strconv.FormatFloat(l.V, 'g', -1, 64)
+	}
+	return l.S
+}
+
+// Float is the label as a regression target.
+func (l *Label) Float() (float64, error) {
+	if l.Num {
+		return l.V, nil
+	}
+	return strconv.ParseFloat(l.S, 64)
 }
 
 // PredictRequest asks a model actor to score events, in order.
@@ -70,6 +100,10 @@ type Result struct {
 	Prediction serving.Prediction `msgpack:"p"`
 	Code       string             `msgpack:"c,omitempty"`
 	Error      string             `msgpack:"x,omitempty"`
+	// Feedback marks the result of a label-only event: there is no
+	// prediction; Matched says whether an earlier prediction was found.
+	Feedback bool `msgpack:"fb,omitempty"`
+	Matched  bool `msgpack:"mt,omitempty"`
 }
 
 // PredictResponse answers a PredictRequest, one Result per event in order.
@@ -141,14 +175,41 @@ type ModelStats struct {
 	// Rate1m is events per second over the last minute.
 	Rate1m float64 `msgpack:"r1" json:"rate_1m"`
 	// Mailbox is the number of requests waiting in the actor's mailbox.
-	Mailbox  int64       `msgpack:"mb" json:"mailbox"`
-	Previous *ModelStats `msgpack:"pv,omitempty" json:"previous,omitempty"`
+	Mailbox int64 `msgpack:"mb" json:"mailbox"`
+	// Learning is present once the model received labels.
+	Learning *LearningStats `msgpack:"ln,omitempty" json:"learning,omitempty"`
+	Previous *ModelStats    `msgpack:"pv,omitempty" json:"previous,omitempty"`
 	// Sketch is the encoded latency sketch (DDSketch), so stats of one
 	// model reported by two nodes during a double activation can be merged.
 	Sketch []byte `msgpack:"sk,omitempty" json:"-"`
 	// Buckets are the non-cumulative counts of the Prometheus latency
 	// histogram (model.PromBuckets, then +Inf).
 	Buckets []uint64 `msgpack:"bk,omitempty" json:"-"`
+}
+
+// LearningStats is how well a model does on the labels it received.
+// Online models also learn from them (updates, drifts); every model
+// reports its live accuracy (or MAE for regression).
+type LearningStats struct {
+	Algorithm      string    `msgpack:"al,omitempty" json:"algorithm,omitempty"`
+	Task           string    `msgpack:"tk,omitempty" json:"task,omitempty"`
+	Labels         int64     `msgpack:"lb" json:"labels"`
+	Updates        int64     `msgpack:"up" json:"updates"`
+	Accuracy       float64   `msgpack:"ac" json:"accuracy"`
+	AccuracyRecent float64   `msgpack:"ar" json:"accuracy_recent"`
+	Kappa          float64   `msgpack:"ka" json:"kappa"`
+	KappaT         float64   `msgpack:"kt" json:"kappa_t"`
+	MAE            float64   `msgpack:"ma,omitempty" json:"mae,omitempty"`
+	MAERecent      float64   `msgpack:"mr,omitempty" json:"mae_recent,omitempty"`
+	Drifts         int64     `msgpack:"dr" json:"drifts"`
+	LastDrift      time.Time `msgpack:"ld,omitempty" json:"last_drift,omitzero"`
+	LabelLagMS     float64   `msgpack:"ll" json:"label_lag_ms"`
+	Matched        int64     `msgpack:"fm" json:"matched_feedback"`
+	Unmatched      int64     `msgpack:"fu" json:"unmatched_feedback"`
+	Expired        int64     `msgpack:"fe" json:"expired_feedback"`
+	Pending        int64     `msgpack:"fp" json:"pending_feedback"`
+	Checkpoints    int64     `msgpack:"cp" json:"checkpoints"`
+	RestoredFrom   int64     `msgpack:"rf,omitempty" json:"restored_updates,omitempty"`
 }
 
 // HistoryQuery asks a node for the recent time series of one model.

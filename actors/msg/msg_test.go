@@ -36,6 +36,11 @@ func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
 		P50MS: base / 3, P95MS: base * 1.5, P99MS: base * 1.9,
 		LastError: `event "e7": expected 2 features, got 3`, Previous: prev,
 		Rate1m: base * 4, Mailbox: 3, Sketch: []byte{2, 0x7f, 1}, Buckets: []uint64{1, 4, 9},
+		Learning: &msg.LearningStats{
+			Algorithm: "scw1", Task: "binary", Labels: 40, Updates: 40, Accuracy: 0.9, AccuracyRecent: 0.95,
+			Kappa: 0.8, KappaT: 0.7, MAE: 0.1, MAERecent: 0.2, Drifts: 2, LastDrift: at(1_700_000_050, 5),
+			LabelLagMS: 12.5, Matched: 30, Unmatched: 4, Expired: 1, Pending: 6, Checkpoints: 3, RestoredFrom: 17,
+		},
 	}
 }
 
@@ -47,8 +52,8 @@ func samples() map[uint32]wire.Message {
 	return map[uint32]wire.Message{
 		wire.TypeError: &wire.Error{Code: msg.CodeUnknownModel, Message: `model "x" is not deployed`},
 		msg.TypePredictRequest: &msg.PredictRequest{Model: "m1", Events: []msg.Event{
-			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}},
-			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}},
+			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}},
+			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}},
 		}},
 		msg.TypePredictResponse: &msg.PredictResponse{
 			Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,
@@ -57,6 +62,8 @@ func samples() map[uint32]wire.Message {
 				Prediction: serving.Prediction{Label: "pos", Scores: map[string]float64{"neg": 0.25, "pos": 0.75}, Value: ptr(-1.25)},
 				Code:       msg.CodeModelError,
 				Error:      "a score is not finite",
+				Feedback:   true,
+				Matched:    true,
 			}},
 		},
 		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}},

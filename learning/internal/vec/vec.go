@@ -1,5 +1,3 @@
-// Package vec has the few dense vector helpers the learners share. Loops run in index order so
-// that results are reproducible bit for bit.
 package vec
 
 // Dot returns a·b over len(a) elements; b must be at least as long.

@@ -21,6 +21,7 @@ import (
 	"github.com/actorserve/actorserve/actors/model"
 	"github.com/actorserve/actorserve/actors/msg"
 	"github.com/actorserve/actorserve/cluster"
+	"github.com/actorserve/actorserve/learning"
 	"github.com/actorserve/actorserve/queryable"
 	"github.com/actorserve/actorserve/serving"
 	"github.com/actorserve/actorserve/serving/lightgbm"
@@ -129,6 +130,7 @@ func NewRegistry() *serving.Registry {
 	linear.Register(reg)
 	xgboost.Register(reg)
 	lightgbm.Register(reg)
+	learning.Register(reg)
 	return reg
 }
 

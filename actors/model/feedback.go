@@ -1,0 +1,137 @@
+package model
+
+import (
+	"container/list"
+	"time"
+
+	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/learning/metrics"
+	"github.com/actorserve/actorserve/serving"
+)
+
+// pending is a prediction waiting for its label.
+type pending struct {
+	id   string
+	x    []float64 // kept only for online models, which learn from it
+	pred serving.Prediction
+	at   time.Time
+}
+
+// feedbackStore keeps recent unlabelled predictions by event id until
+// their labels arrive, bounded by count (oldest evicted first) and by age.
+type feedbackStore struct {
+	max     int
+	ttl     time.Duration
+	byID    map[string]*list.Element
+	order   *list.List // oldest first
+	expired int64
+	evicted int64
+}
+
+func newFeedbackStore(max int, ttl time.Duration) *feedbackStore {
+	return &feedbackStore{max: max, ttl: ttl, byID: map[string]*list.Element{}, order: list.New()}
+}
+
+func (f *feedbackStore) put(p *pending) {
+	if f.max <= 0 {
+		return
+	}
+	if el, ok := f.byID[p.id]; ok {
+		f.order.Remove(el)
+	}
+	f.byID[p.id] = f.order.PushBack(p)
+	for f.order.Len() > f.max {
+		old := f.order.Front()
+		f.order.Remove(old)
+		delete(f.byID, old.Value.(*pending).id)
+		f.evicted++
+	}
+}
+
+func (f *feedbackStore) take(id string) (*pending, bool) {
+	el, ok := f.byID[id]
+	if !ok {
+		return nil, false
+	}
+	f.order.Remove(el)
+	delete(f.byID, id)
+	return el.Value.(*pending), true
+}
+
+// expire drops predictions older than the time-to-live.
+func (f *feedbackStore) expire(now time.Time) {
+	for el := f.order.Front(); el != nil; el = f.order.Front() {
+		p := el.Value.(*pending)
+		if now.Sub(p.at) < f.ttl {
+			return
+		}
+		f.order.Remove(el)
+		delete(f.byID, p.id)
+		f.expired++
+	}
+}
+
+func (f *feedbackStore) len() int { return f.order.Len() }
+
+// labelTracker measures a model that does not learn against the labels
+// it receives: prequential accuracy and kappa, or MAE for regression.
+type labelTracker struct {
+	regression bool
+	index      map[string]int
+	cls        *metrics.Classification
+	reg        *metrics.Regression
+}
+
+func newLabelTracker(d *serving.Descriptor) *labelTracker {
+	t := &labelTracker{index: map[string]int{}}
+	if len(d.Labels) == 0 {
+		t.regression = true
+		t.reg = metrics.NewRegression(1000)
+		return t
+	}
+	for i, l := range d.Labels {
+		t.index[l] = i
+	}
+	t.cls = metrics.NewClassification(1000)
+	return t
+}
+
+const maxTrackedClasses = 4096
+
+func (t *labelTracker) class(s string) (int, bool) {
+	if i, ok := t.index[s]; ok {
+		return i, true
+	}
+	if len(t.index) >= maxTrackedClasses {
+		return 0, false
+	}
+	i := len(t.index)
+	t.index[s] = i
+	return i, true
+}
+
+// add records one labelled prediction.
+func (t *labelTracker) add(l *msg.Label, p serving.Prediction) {
+	if t.regression {
+		if v, err := l.Float(); err == nil && p.Value != nil {
+			t.reg.Add(v, *p.Value)
+		}
+		return
+	}
+	truth, ok1 := t.class(l.String())
+	pred, ok2 := t.class(p.Label)
+	if ok1 && ok2 {
+		t.cls.Add(truth, pred)
+	}
+}
+
+func (t *labelTracker) fill(ls *msg.LearningStats) {
+	if t.regression {
+		ls.Task = "regression"
+		ls.MAE, ls.MAERecent = t.reg.MAE(), t.reg.RecentMAE()
+		return
+	}
+	ls.Task = "classification"
+	ls.Accuracy, ls.AccuracyRecent = t.cls.Accuracy(), t.cls.RecentAccuracy()
+	ls.Kappa, ls.KappaT = t.cls.Kappa(), t.cls.KappaTemporal()
+}
