@@ -10,6 +10,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/actors/state"
 	"github.com/actorserve/actorserve/cluster/wire"
 	"github.com/actorserve/actorserve/learning"
 	"github.com/actorserve/actorserve/serving"
@@ -38,6 +39,8 @@ type modelActor struct {
 	sinceCheckpoint    int64
 	checkpoints        int64
 	restoredUpdates    int64
+	epoch              int64
+	lastCheckpoint     time.Time
 
 	// scratch reused across requests (the actor is single-threaded)
 	rows [][]float64
@@ -60,6 +63,7 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		ctx.Poison(ctx.Self())
 	case *actor.Stopping:
 		if a.stats != nil {
+			a.checkpoint(ctx, "stop")
 			a.h.unregister(a.id, ctx.Self())
 		}
 	}
@@ -73,9 +77,58 @@ func (a *modelActor) init(ctx actor.Context, id string) {
 	if a.h.cfg.IdleTimeout > 0 {
 		ctx.SetReceiveTimeout(a.h.cfg.IdleTimeout)
 	}
+	if a.h.ckpt != nil {
+		a.epoch = a.h.ckpt.Epoch(id)
+	}
+	a.lastCheckpoint = time.Now()
 	if d, ok := a.h.descs.Get(id); ok {
 		a.load(d)
 	}
+}
+
+// restore loads the latest checkpoint into a fresh online model.
+func (a *modelActor) restore(o *learning.Online) {
+	if a.h.ckpt == nil {
+		return
+	}
+	c, ok := a.h.ckpt.Latest(a.id)
+	if !ok {
+		return
+	}
+	if err := o.UnmarshalBinary(c.State); err != nil {
+		a.logger.Warn("checkpoint not restored; learning starts afresh", "checkpoint_version", c.Version, "err", err)
+		return
+	}
+	a.restoredUpdates = c.Updates
+	a.logger.Info("learned state restored", "updates", c.Updates, "from_node", c.Node, "checkpoint_version", c.Version)
+}
+
+// checkpoint writes the learner's state if it changed since the last one.
+func (a *modelActor) checkpoint(ctx actor.Context, why string) {
+	if a.online == nil || a.h.ckpt == nil || a.sinceCheckpoint == 0 {
+		return
+	}
+	b, err := a.online.MarshalBinary()
+	if err != nil {
+		a.logger.Error("checkpoint: marshal learner", "err", err)
+		return
+	}
+	c := &state.Checkpoint{Model: a.id, Version: a.desc.Version, Epoch: a.epoch, Node: a.h.nodeName,
+		Updates: int64(a.online.Stats().Updates), At: time.Now().UTC(), State: b}
+	if err := a.h.ckpt.Save(c, nil); err != nil {
+		if errors.Is(err, state.ErrStale) {
+			a.logger.Warn("another activation of this model checkpointed newer state; stopping this one", "err", err)
+			a.online = nil // never write again
+			ctx.Poison(ctx.Self())
+			return
+		}
+		a.logger.Error("checkpoint", "err", err)
+		return
+	}
+	a.sinceCheckpoint = 0
+	a.lastCheckpoint = time.Now()
+	a.checkpoints++
+	a.logger.Debug("checkpoint", "why", why, "updates", c.Updates)
 }
 
 // load swaps in the model of d. On failure the previous model (if any)
@@ -93,8 +146,22 @@ func (a *modelActor) load(d *serving.Descriptor) {
 		}
 		return
 	}
+	prev := a.online
 	a.desc, a.model, a.schema = d, m, serving.NewSchema(d, m.NumFeatures())
 	a.online, _ = m.(*learning.Online)
+	if a.online != nil {
+		if prev != nil {
+			// A new version of a learning model keeps what was learned
+			// when the learner's shape allows.
+			if b, err := prev.MarshalBinary(); err == nil {
+				if err := a.online.UnmarshalBinary(b); err != nil {
+					a.logger.Info("new version starts learning afresh", "err", err)
+				}
+			}
+		} else {
+			a.restore(a.online)
+		}
+	}
 	a.tracker = newLabelTracker(d)
 	a.feedback = newFeedbackStore(a.h.cfg.FeedbackMax, a.h.cfg.FeedbackTTL)
 	a.matched, a.unmatched, a.labelLag = 0, 0, 0
@@ -107,6 +174,10 @@ func (a *modelActor) refresh(ctx actor.Context) {
 	if !ok {
 		a.logger.Info("model deleted; stopping its actor")
 		a.stats.setState("deleted")
+		if a.online != nil && a.h.ckpt != nil {
+			a.online = nil
+			a.h.ckpt.Delete(a.id)
+		}
 		ctx.Poison(ctx.Self())
 		return
 	}
@@ -272,6 +343,9 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 	}
 	if labelled {
 		a.publishLearning()
+		if a.sinceCheckpoint >= a.h.cfg.CheckpointEvery || (a.sinceCheckpoint > 0 && time.Since(a.lastCheckpoint) >= a.h.cfg.CheckpointInterval) {
+			a.checkpoint(ctx, "periodic")
+		}
 	}
 	ctx.Respond(&msg.PredictResponse{
 		Model: a.id, Version: a.desc.Version, Node: a.h.nodeName,

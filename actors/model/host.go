@@ -14,6 +14,7 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/actors/state"
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/cluster/wire"
 	"github.com/actorserve/actorserve/serving"
@@ -41,11 +42,29 @@ type Config struct {
 	// their labels; FeedbackTTL is how long one waits.
 	FeedbackMax int
 	FeedbackTTL time.Duration
+	// CheckpointEvery and CheckpointInterval: an online model checkpoints
+	// its learner after this many updates or this long after its last
+	// checkpoint, whichever comes first, and when its actor stops.
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+}
+
+// Checkpoints stores online models' learned state (package state).
+type Checkpoints interface {
+	// Latest returns the newest checkpoint of model id.
+	Latest(id string) (*state.Checkpoint, bool)
+	// Epoch returns the epoch a new activation of model id takes.
+	Epoch(id string) int64
+	// Save writes a checkpoint asynchronously, or returns state.ErrStale.
+	Save(c *state.Checkpoint, done func(error)) error
+	// Delete removes a retired model's state.
+	Delete(id string)
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{IdleTimeout: 10 * time.Minute, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute}
+	return Config{IdleTimeout: 10 * time.Minute, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute,
+		CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second}
 }
 
 // Host owns the model actors of one node: their kind, the registry of
@@ -63,7 +82,11 @@ type Host struct {
 	sys    atomic.Pointer[actor.ActorSystem]
 
 	partitions atomic.Pointer[func() []msg.PartitionInfo]
+	ckpt       Checkpoints
 }
+
+// SetCheckpoints gives the host its state store (before the node starts).
+func (h *Host) SetCheckpoints(c Checkpoints) { h.ckpt = c }
 
 // SetPartitions gives the host the function that lists the Kafka
 // partitions this node's ingress owns, reported in stats answers.

@@ -233,11 +233,11 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Self    string `json:"self"`
 		Models  int    `json:"models"`
 		Members []struct {
-			Name    string    `json:"name"`
-			ID      string    `json:"id"`
-			HTTP    string    `json:"http"`
-			Remote  string    `json:"remote"`
-			Gossip  string    `json:"gossip"`
+			Name       string            `json:"name"`
+			ID         string            `json:"id"`
+			HTTP       string            `json:"http"`
+			Remote     string            `json:"remote"`
+			Gossip     string            `json:"gossip"`
 			Status     string            `json:"status"`
 			Active     *int              `json:"active_models"`
 			Started    time.Time         `json:"started"`

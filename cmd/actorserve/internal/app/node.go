@@ -20,6 +20,7 @@ import (
 	"github.com/actorserve/actorserve/actors/ingress"
 	"github.com/actorserve/actorserve/actors/model"
 	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/actors/state"
 	"github.com/actorserve/actorserve/cluster"
 	"github.com/actorserve/actorserve/learning"
 	"github.com/actorserve/actorserve/queryable"
@@ -38,6 +39,8 @@ type NodeConfig struct {
 	Ingress         ingress.Config
 	Brokers         []string
 	ShutdownTimeout time.Duration
+	// StateTopic is the compacted topic of online models' learned state.
+	StateTopic string
 	// MetricsMaxModels switches per-model Prometheus labels off above
 	// this many active models on a node.
 	MetricsMaxModels int
@@ -57,6 +60,7 @@ func DefaultNodeConfig() NodeConfig {
 		Brokers:          []string{"127.0.0.1:9092"},
 		ShutdownTimeout:  30 * time.Second,
 		MetricsMaxModels: 1000,
+		StateTopic:       state.DefaultTopic,
 	}
 }
 
@@ -77,6 +81,11 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "bound on graceful shutdown")
+	fs.StringVar(&c.StateTopic, "state-topic", c.StateTopic, "compacted topic of online models' learned state")
+	fs.Int64Var(&c.Model.CheckpointEvery, "checkpoint-every", c.Model.CheckpointEvery, "checkpoint an online model after this many updates")
+	fs.DurationVar(&c.Model.CheckpointInterval, "checkpoint-interval", c.Model.CheckpointInterval, "checkpoint an online model this long after its last checkpoint")
+	fs.IntVar(&c.Model.FeedbackMax, "feedback-max", c.Model.FeedbackMax, "predictions per model kept waiting for their labels")
+	fs.DurationVar(&c.Model.FeedbackTTL, "feedback-ttl", c.Model.FeedbackTTL, "how long a prediction waits for its label")
 	fs.IntVar(&c.MetricsMaxModels, "metrics-max-models", c.MetricsMaxModels, "above this many active models per node, /metrics aggregates models under model=\"_all\"")
 }
 
@@ -98,6 +107,7 @@ type Node struct {
 	Table   *control.Table[*serving.Descriptor]
 	API     *queryable.Server
 	Ingress *ingress.Ingress
+	State   *state.Store
 	// Formats is the model format registry (tests add formats to it).
 	Formats *serving.Registry
 
@@ -192,6 +202,25 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	n.Formats = formats
 	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
+	n.State, err = state.New(cfg.Brokers, cfg.StateTopic, n.kafka, logger)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	n.Host.SetCheckpoints(n.State)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.State.Run(runCtx); err != nil && runCtx.Err() == nil {
+			logger.Error("state table stopped", "err", err)
+		}
+	}()
+	// Model actors restore learned state on activation: read it before
+	// this node hosts any.
+	if err := n.State.WaitReady(ctx); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("read the state topic: %w", err)
+	}
 
 	n.Cluster, err = cluster.New(cfg.Cluster, cluster.Options{
 		Kinds: []*pcluster.Kind{n.Host.Kind()},
@@ -359,7 +388,14 @@ func (n *Node) stopIngress() {
 func (n *Node) closeRest() {
 	n.stopIngress()
 	if n.Cluster != nil {
-		_ = n.Cluster.Close()
+		_ = n.Cluster.Close() // model actors checkpoint as they stop
+	}
+	if n.kafka != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.kafka.Flush(ctx); err != nil {
+			n.logger.Warn("flush checkpoints", "err", err)
+		}
+		cancel()
 	}
 	n.cancel()
 	if n.kafka != nil {

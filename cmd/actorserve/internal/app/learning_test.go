@@ -1,0 +1,134 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/actorserve/actorserve/cluster/clustertest"
+)
+
+type learningJSON struct {
+	Node     string `json:"node"`
+	State    string `json:"state"`
+	Usage    int64  `json:"usage"`
+	Learning *struct {
+		Updates   int64   `json:"updates"`
+		Accuracy  float64 `json:"accuracy"`
+		Restored  int64   `json:"restored_updates"`
+		Matched   int64   `json:"matched_feedback"`
+		Unmatched int64   `json:"unmatched_feedback"`
+	} `json:"learning"`
+}
+
+func getModelJSON(t testing.TB, addr, id string) learningJSON {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/models/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m learningJSON
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return m
+}
+
+func postJSON(t testing.TB, url string, v any) []byte {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %s %s", url, resp.Status, out)
+	}
+	return out
+}
+
+// separable makes a labelled example of a linearly separable concept.
+func separable(r *rand.Rand) (map[string]float64, string) {
+	a, b := r.Float64()*4-2, r.Float64()*4-2
+	label := "neg"
+	if a+0.5*b > 0.1 {
+		label = "pos"
+	}
+	return map[string]float64{"a": a, "b": b}, label
+}
+
+// TestOnlineLearningSurvivesFailover: an online model learns from labelled
+// events and delayed labels, checkpoints, and when its node leaves, its
+// actor re-activates on the survivor with the learned state restored.
+func TestOnlineLearningSurvivesFailover(t *testing.T) {
+	nodes, _ := startTestCluster(t, 2, func(c *NodeConfig) { c.Model.CheckpointEvery = 100 })
+	putModel(t, nodes[0].HTTPAddr(), "learner", map[string]any{
+		"format": "online", "features": []string{"a", "b"}, "labels": []string{"neg", "pos"},
+		"learning": map[string]any{"algorithm": "arow", "task": "binary"},
+	})
+	r := rand.New(rand.NewPCG(1, 2))
+	// 300 labelled examples (test-then-train) in batches.
+	for batch := 0; batch < 3; batch++ {
+		var evs []map[string]any
+		for i := 0; i < 100; i++ {
+			f, l := separable(r)
+			evs = append(evs, map[string]any{"id": fmt.Sprintf("l%d-%d", batch, i), "features": f, "label": l})
+		}
+		postJSON(t, "http://"+nodes[0].HTTPAddr()+"/v1/models/learner/predict", map[string]any{"events": evs})
+	}
+	// 100 predictions whose labels arrive later, plus one unknown id.
+	var labels []map[string]any
+	for i := 0; i < 100; i++ {
+		f, l := separable(r)
+		id := fmt.Sprintf("d%d", i)
+		postJSON(t, "http://"+nodes[1].HTTPAddr()+"/v1/models/learner/predict", map[string]any{"id": id, "features": f})
+		labels = append(labels, map[string]any{"id": id, "label": l})
+	}
+	labels = append(labels, map[string]any{"id": "never-predicted", "label": "pos"})
+	fb := postJSON(t, "http://"+nodes[1].HTTPAddr()+"/v1/models/learner/feedback", map[string]any{"events": labels})
+	var fbAns struct{ Matched, Unmatched int }
+	_ = json.Unmarshal(fb, &fbAns)
+	if fbAns.Matched != 100 || fbAns.Unmatched != 1 {
+		t.Fatalf("feedback answer %s", fb)
+	}
+	before := getModelJSON(t, nodes[0].HTTPAddr(), "learner")
+	if before.Learning == nil || before.Learning.Updates != 400 || before.Learning.Matched != 100 || before.Learning.Unmatched != 1 {
+		t.Fatalf("learning before failover: %+v", before.Learning)
+	}
+	if before.Learning.Accuracy < 0.85 {
+		t.Fatalf("accuracy %.3f on a separable concept", before.Learning.Accuracy)
+	}
+	t.Logf("before: node %s, %d updates, accuracy %.3f", before.Node, before.Learning.Updates, before.Learning.Accuracy)
+
+	// The hosting node leaves; its actor checkpoints as it stops.
+	host, other := nodes[0], nodes[1]
+	if before.Node == other.Cluster.Name() {
+		host, other = other, host
+	}
+	if err := host.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f, l := separable(r)
+	postJSON(t, "http://"+other.HTTPAddr()+"/v1/models/learner/predict", map[string]any{"id": "after", "features": f, "label": l})
+	var after learningJSON
+	clustertest.Eventually(t, 10*time.Second, func() error {
+		after = getModelJSON(t, other.HTTPAddr(), "learner")
+		if after.Learning == nil || after.Node != other.Cluster.Name() {
+			return fmt.Errorf("model on %q, learning %+v", after.Node, after.Learning)
+		}
+		return nil
+	})
+	if after.Learning.Restored != 400 || after.Learning.Updates != 401 {
+		t.Fatalf("after failover: restored %d, updates %d; want 400 and 401", after.Learning.Restored, after.Learning.Updates)
+	}
+	t.Logf("after: node %s, restored %d updates, now %d, accuracy %.3f", after.Node, after.Learning.Restored, after.Learning.Updates, after.Learning.Accuracy)
+}
