@@ -41,6 +41,7 @@ func init() {
 		"cluster": {"show the cluster's members", runCluster},
 		"version": {"print the build version", runVersion},
 		"send":    {"produce events from a JSONL or CSV file to Kafka", runSend},
+		"eval":    {"prequential evaluation of online learners on a CSV file, locally or through the cluster", runEval},
 		"bench":   {"measure ingress throughput and latency against a plain franz-go passthrough", runBench},
 	}
 }
