@@ -124,7 +124,11 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		kgo.OnPartitionsLost(in.lost),
 		kgo.FetchMaxBytes(16<<20),
 		kgo.FetchMaxPartitionBytes(1<<20),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		// A fetch that finds nothing waits this long; while it waits, a
+		// partition resumed after backpressure is not fetched. Measured
+		// here: 500 ms made resumed partitions idle for half a second
+		// (30k events/s); 100 ms keeps them flowing.
+		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.HeartbeatInterval(min(time.Second, cfg.SessionTimeout/3)),
 		kgo.ClientID("actorserve-"+node),

@@ -232,15 +232,16 @@ func (p *partition) takeChunks() {
 			return
 		}
 		for _, c := range q {
+			now := time.Now()
 			for _, r := range c.recs {
-				p.take(r, c.polled)
+				p.take(r, c.polled, now)
 			}
 			p.flushAll(false)
 		}
 	}
 }
 
-func (p *partition) take(r *kgo.Record, polled time.Time) {
+func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 	e := &entry{rec: r, polled: polled}
 	p.entries = append(p.entries, e)
 	p.last = r
@@ -271,7 +272,6 @@ func (p *partition) take(r *kgo.Record, polled time.Time) {
 		return
 	}
 	e.remaining.Store(int32(len(ids)))
-	now := time.Now()
 	for _, id := range ids {
 		q := p.models[id]
 		if q == nil {

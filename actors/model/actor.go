@@ -41,6 +41,10 @@ type modelActor struct {
 	restoredUpdates    int64
 	epoch              int64
 	lastCheckpoint     time.Time
+	// labelsSeen: a model that does not learn keeps its predictions for
+	// joining labels only once it has received a label, so models that
+	// never get feedback pay nothing for it.
+	labelsSeen bool
 
 	// scratch reused across requests (the actor is single-threaded)
 	rows [][]float64
@@ -206,6 +210,7 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 	}
 
 	if a.online != nil || hasFeedback(req.Events) {
+		a.labelsSeen = true
 		a.predictEach(ctx, req)
 		return
 	}
@@ -251,7 +256,7 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 			}
 			res[i].Prediction = out[j]
 			out[j] = serving.Prediction{}
-			if res[i].ID != "" {
+			if res[i].ID != "" && a.labelsSeen {
 				a.feedback.put(&pending{id: res[i].ID, pred: res[i].Prediction, at: now})
 			}
 			ok++
