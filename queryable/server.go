@@ -141,10 +141,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/models/{id}", s.putModel)
 	s.mux.HandleFunc("DELETE /v1/models/{id}", s.deleteModel)
 	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
+	s.mux.HandleFunc("POST /v1/models/{id}/feedback", s.feedback)
 	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
 	if s.d.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
 	}
+	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
+	// The dashboard's page and assets; other GET paths get the JSON 404.
+	s.mux.Handle("GET /", s.dashboard())
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -321,6 +325,23 @@ type eventJSON struct {
 	ID       json.RawMessage   `json:"id"`
 	Model    string            `json:"model"`
 	Features *serving.Features `json:"features"`
+	Label    json.RawMessage   `json:"label"`
+}
+
+// parseLabel reads a label given as a JSON string or number.
+func parseLabel(raw json.RawMessage) (*msg.Label, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return &msg.Label{S: s}, nil
+	}
+	var v float64
+	if err := json.Unmarshal(raw, &v); err == nil {
+		return &msg.Label{V: v, Num: true}, nil
+	}
+	return nil, errors.New("\"label\" must be a string or a number")
 }
 
 type predictBody struct {
@@ -330,10 +351,19 @@ type predictBody struct {
 
 func (e *eventJSON) toEvent(i int) (msg.Event, error) {
 	var ev msg.Event
-	if e.Features == nil {
+	l, err := parseLabel(e.Label)
+	if err != nil {
+		return ev, fmt.Errorf("event %d: %v", i, err)
+	}
+	ev.Label = l
+	switch {
+	case e.Features != nil:
+		ev.Features = *e.Features
+	case l != nil:
+		ev.NoFeatures = true // the label of an earlier prediction
+	default:
 		return ev, fmt.Errorf("event %d has no \"features\"", i)
 	}
-	ev.Features = *e.Features
 	if len(e.ID) > 0 && string(e.ID) != "null" {
 		var s string
 		if err := json.Unmarshal(e.ID, &s); err == nil {
@@ -482,4 +512,68 @@ func (s *Server) writeCallError(w http.ResponseWriter, id string, err error) {
 	default:
 		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("model %q: %s", id, err))
 	}
+}
+
+type feedbackAnswer struct {
+	Model     string           `json:"model"`
+	Version   int64            `json:"version"`
+	Node      string           `json:"node"`
+	Matched   int              `json:"matched"`
+	Unmatched int              `json:"unmatched"`
+	Results   []feedbackResult `json:"results"`
+}
+
+type feedbackResult struct {
+	ID      string `json:"id"`
+	Matched bool   `json:"matched"`
+	Error   string `json:"error,omitempty"`
+	Code    string `json:"code,omitempty"`
+}
+
+// feedback delivers labels for earlier predictions: one {"id","label"} or
+// {"events":[...]}. Events that also carry features are labelled examples
+// (test-then-train) and answer like predictions.
+func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.requireModel(w, id); !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	events, _, err := decodePredictBody(body, s.cfg.MaxEvents)
+	if err != nil {
+		be := err.(*bodyError)
+		writeError(w, be.status, be.code, be.text)
+		return
+	}
+	for i, ev := range events {
+		if ev.Label == nil {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("feedback event %d has no \"label\"", i))
+			return
+		}
+		if ev.ID == "" && ev.NoFeatures {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("feedback event %d has neither an \"id\" to join nor \"features\"", i))
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PredictTimeout)
+	defer cancel()
+	res, err := s.client.Predict(ctx, id, events)
+	if err != nil {
+		s.writeCallError(w, id, err)
+		return
+	}
+	out := feedbackAnswer{Model: res.Model, Version: res.Version, Node: res.Node, Results: make([]feedbackResult, len(res.Results))}
+	for i, rr := range res.Results {
+		matched := rr.Matched || (!rr.Feedback && rr.Code == "")
+		out.Results[i] = feedbackResult{ID: rr.ID, Matched: matched, Error: rr.Error, Code: rr.Code}
+		if matched {
+			out.Matched++
+		} else {
+			out.Unmatched++
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
