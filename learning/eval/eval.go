@@ -222,12 +222,11 @@ func name(l Learner) string {
 }
 
 // runOne is one prequential pass.
-func runOne(ctx context.Context, desc *serving.Descriptor, d *Dataset, values []float64, seed, delay, curve int) (RunResult, error) {
-	o, err := learning.New(desc)
-	if err != nil {
-		return RunResult{}, err
-	}
-	order := make([]int, len(d.X))
+// Order is the order in which a run with the given seed visits n rows:
+// file order for seed 0, else a seeded shuffle. Replays through the
+// cluster use it to see the same sequence.
+func Order(n, seed int) []int {
+	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
@@ -235,6 +234,15 @@ func runOne(ctx context.Context, desc *serving.Descriptor, d *Dataset, values []
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
+	return order
+}
+
+func runOne(ctx context.Context, desc *serving.Descriptor, d *Dataset, values []float64, seed, delay, curve int) (RunResult, error) {
+	o, err := learning.New(desc)
+	if err != nil {
+		return RunResult{}, err
+	}
+	order := Order(len(d.X), seed)
 	regression := desc.Learning.Task == learning.TaskRegression
 	target := func(i int) learning.Target {
 		if regression {

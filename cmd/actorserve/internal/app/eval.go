@@ -129,14 +129,11 @@ func evalThroughCluster(ctx context.Context, cfg eval.Config, httpAddr string, b
 		var totalRows int
 		var totalTime time.Duration
 		for seed := 1; seed <= seeds; seed++ {
-			order := make([]int, len(d.X))
-			for i := range order {
-				order[i] = i
+			s := seed
+			if cfg.Seeds == 0 {
+				s = 0 // file order
 			}
-			if cfg.Seeds > 0 {
-				r := rand.New(rand.NewPCG(uint64(seed), 0))
-				r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-			}
+			order := eval.Order(len(d.X), s)
 			id := fmt.Sprintf("eval-%s-%d-%d", tag, li, seed)
 			lg := l.Learning
 			if lg.Task == "" {

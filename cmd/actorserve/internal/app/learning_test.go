@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/actorserve/actorserve/actors/broker/brokertest"
 	"github.com/actorserve/actorserve/cluster/clustertest"
+	"github.com/actorserve/actorserve/learning/eval"
 )
 
 type learningJSON struct {
@@ -131,4 +136,55 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 		t.Fatalf("after failover: restored %d, updates %d; want 400 and 401", after.Learning.Restored, after.Learning.Updates)
 	}
 	t.Logf("after: node %s, restored %d updates, now %d, accuracy %.3f", after.Node, after.Learning.Restored, after.Learning.Updates, after.Learning.Accuracy)
+}
+
+// datasetPath finds ../shared/datasets/name beside the repository, or
+// skips the test when the datasets are not there.
+func datasetPath(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("ACTORSERVE_DATASETS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "..", "..", "shared", "datasets")
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("dataset %s not present (%v): set ACTORSERVE_DATASETS or put shared/datasets beside the repository", name, err)
+	}
+	return p
+}
+
+// TestEvalThroughClusterMatchesDirect: banknote streamed through Kafka and
+// a node as events followed by their labels gives the same prequential
+// accuracy (within 0.005) as the direct evaluation in the same order.
+func TestEvalThroughClusterMatchesDirect(t *testing.T) {
+	path := datasetPath(t, "banknote.csv")
+	b := brokertest.New(t)
+	n := startTestNode(t, b.Addrs(), "e1")
+	var cfg eval.Config
+	cfg.Path, cfg.Seeds = path, 1
+	for _, spec := range []string{"pa1", "scw1"} {
+		l, err := eval.ParseLearner(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Learners = append(cfg.Learners, l)
+	}
+	direct, err := eval.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	via, err := evalThroughCluster(t.Context(), cfg, n.HTTPAddr(), b.Addrs(), "actorserve.events", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range direct {
+		d, c := direct[i].Accuracy.Mean, via[i].Accuracy.Mean
+		t.Logf("%s: direct %.4f, through the cluster %.4f", direct[i].Name, d, c)
+		if math.Abs(d-c) > 0.005 {
+			t.Errorf("%s: direct %.4f vs cluster %.4f differ by more than 0.005", direct[i].Name, d, c)
+		}
+		if d < 0.95 {
+			t.Errorf("%s: accuracy %.4f on banknote", direct[i].Name, d)
+		}
+	}
 }
