@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,13 +32,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cfg eval.Config
 	var learners learnerFlags
 	header := fs.String("header", "auto", "the CSV's first row: auto, yes or no")
-	fs.StringVar(&cfg.Path, "file", "", "CSV file (required)")
+	fs.StringVar(&cfg.Path, "file", "", "CSV file (or --generate)")
+	generate := fs.String("generate", "", "evaluate on a generated stream instead of a file: sea:rows=N,seed=S,noise=P (SEA concepts with three abrupt drifts)")
 	fs.StringVar(&cfg.Label, "label", "", "label column, by name or index (default: the last; negative counts from the end)")
 	fs.StringVar(&cfg.Task, "task", "", "binary, multiclass or regression (default: from the labels)")
 	fs.IntVar(&cfg.Seeds, "shuffle-seeds", 0, "evaluate on this many seeded shuffles (i.i.d. data); 0 keeps file order (temporal data)")
 	fs.IntVar(&cfg.Delay, "delay", 0, "label delay in events")
 	fs.IntVar(&cfg.Limit, "limit", 0, "use only the first N rows")
 	fs.Var(&learners, "learner", "learner spec, repeatable, e.g. pa, pa1:C=0.5, scw1:eta=0.75,drift=ddm, arow, logreg (default: pa, pa1, pa2, scw1, scw2, arow, logreg)")
+	fs.IntVar(&cfg.Curve, "curve", 0, "sample the windowed accuracy every N events (with --plot)")
+	plot := fs.String("plot", "", "write the learning curves (first run of each learner) to this SVG file; implies --curve 500 when not given")
+	marks := fs.String("mark", "", "comma-separated event positions to mark on the plot (for example where concepts drift)")
 	through := fs.Bool("through-cluster", false, "replay the data through Kafka and a running cluster as events followed by their labels")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP address of any node (with --through-cluster)")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka brokers (with --through-cluster)")
@@ -44,8 +50,36 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	var markAt []int
+	if *generate != "" {
+		kind, rest, _ := strings.Cut(*generate, ":")
+		if kind != "sea" {
+			return fmt.Errorf("%w: --generate %q: only sea is known", ErrUsage, *generate)
+		}
+		rows, seed, noise := 100000, 1, 0.1
+		for _, kv := range splitComma(rest) {
+			k, v, _ := strings.Cut(kv, "=")
+			var err error
+			switch k {
+			case "rows":
+				rows, err = strconv.Atoi(v)
+			case "seed":
+				seed, err = strconv.Atoi(v)
+			case "noise":
+				noise, err = strconv.ParseFloat(v, 64)
+			default:
+				err = fmt.Errorf("unknown key")
+			}
+			if err != nil || rows < 4 || seed < 0 || noise < 0 || noise >= 0.5 {
+				return fmt.Errorf("%w: --generate %q: %q", ErrUsage, *generate, kv)
+			}
+		}
+		d, drifts := eval.GenerateSEA(rows, uint64(seed), noise)
+		cfg.Data, markAt = d, drifts
+		cfg.Path = fmt.Sprintf("SEA stream (%d rows, seed %d, noise %.2f)", rows, seed, noise)
+	}
 	if cfg.Path == "" {
-		return fmt.Errorf("%w: eval needs --file", ErrUsage)
+		return fmt.Errorf("%w: eval needs --file or --generate", ErrUsage)
 	}
 	switch *header {
 	case "auto":
@@ -67,13 +101,45 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg.Learners = append(cfg.Learners, l)
 	}
+	if *plot != "" && cfg.Curve == 0 {
+		cfg.Curve = 500
+	}
+	for _, m := range splitComma(*marks) {
+		v, err := strconv.Atoi(m)
+		if err != nil {
+			return fmt.Errorf("%w: --mark %q", ErrUsage, m)
+		}
+		markAt = append(markAt, v)
+	}
+	if *through && cfg.Data != nil {
+		return fmt.Errorf("%w: --through-cluster needs --file", ErrUsage)
+	}
 	if !*through {
 		res, err := eval.Run(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "prequential evaluation of %s (%s)\n", cfg.Path, orderNote(cfg))
-		return eval.WriteTable(stdout, res)
+		if err := eval.WriteTable(stdout, res); err != nil {
+			return err
+		}
+		if *plot != "" {
+			f, err := os.Create(*plot)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			name := cfg.Path
+			if cfg.Data == nil {
+				name = filepath.Base(cfg.Path)
+			}
+			title := fmt.Sprintf("Prequential accuracy over the last %d events: %s", windowOf(cfg), name)
+			if err := plotCurves(f, title, "windowed accuracy", res, markAt); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "plot written to %s\n", *plot)
+		}
+		return nil
 	}
 	res, err := evalThroughCluster(ctx, cfg, *httpAddr, splitComma(*brokers), *topic, stderr)
 	if err != nil {
@@ -81,6 +147,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "prequential evaluation of %s through the cluster at %s (%s)\n", cfg.Path, *httpAddr, orderNote(cfg))
 	return eval.WriteTable(stdout, res)
+}
+
+// windowOf is the recent window the curves use (learning.params.window,
+// 1000 by default).
+func windowOf(cfg eval.Config) int {
+	for _, l := range cfg.Learners {
+		if v, ok := l.Learning.Params["window"].(float64); ok {
+			return int(v)
+		}
+	}
+	return 1000
 }
 
 func orderNote(cfg eval.Config) string {
