@@ -76,6 +76,9 @@ type Table interface {
 	Get(id string) (*serving.Descriptor, bool)
 	List() []*serving.Descriptor
 	WaitFor(ctx context.Context, id string, cond func(*serving.Descriptor, bool) bool) error
+	// Sync catches the table up with everything written to the control
+	// topic so far.
+	Sync(ctx context.Context) error
 }
 
 // Publisher writes descriptors to the control stream.
@@ -190,6 +193,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 
 func (s *Server) requireModel(w http.ResponseWriter, id string) (*serving.Descriptor, bool) {
 	d, ok := s.d.Table.Get(id)
+	if !ok {
+		// Deployed through another node a moment ago? Catch the table up
+		// with the control topic before answering 404.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := s.d.Table.Sync(ctx)
+		cancel()
+		if err == nil {
+			d, ok = s.d.Table.Get(id)
+		}
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, msg.CodeUnknownModel, fmt.Sprintf("model %q is not deployed", id))
 		return nil, false

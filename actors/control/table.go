@@ -70,6 +70,7 @@ type Table[T any] struct {
 	listed  bool            // end offsets listed
 	targets map[int32]int64 // partition -> offset to reach before ready (removed once reached)
 	next    map[int32]int64 // partition -> next offset to apply
+	adm     atomic.Pointer[kadm.Client]
 	applied int64           // records read, including skipped ones
 }
 
@@ -137,7 +138,10 @@ func (t *Table[T]) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
-	if !t.listWatermarks(ctx, kadm.NewClient(cl)) {
+	adm := kadm.NewClient(cl)
+	t.adm.Store(adm)
+	defer t.adm.Store(nil)
+	if !t.listWatermarks(ctx, adm) {
 		return nil
 	}
 	cl.AddConsumeTopics(t.topic)
@@ -160,6 +164,46 @@ func (t *Table[T]) Run(ctx context.Context) error {
 		})
 		fs.EachRecord(t.apply)
 		t.checkReady()
+	}
+}
+
+// Sync waits until the table has applied every record the topic held
+// when Sync was called: read-your-writes across nodes. A node that misses
+// an id in its table calls it before answering "not found", so a model
+// deployed through another node a moment ago is found. It costs one
+// end-offset request to the broker.
+func (t *Table[T]) Sync(ctx context.Context) error {
+	adm := t.adm.Load()
+	if adm == nil {
+		return fmt.Errorf("control table for %q: %w", t.topic, ErrNotReady)
+	}
+	ends, err := adm.ListEndOffsets(ctx, t.topic)
+	if err != nil {
+		return fmt.Errorf("control table for %q: list end offsets: %w", t.topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, t.topic)
+	if err != nil {
+		return fmt.Errorf("control table for %q: list start offsets: %w", t.topic, err)
+	}
+	for {
+		behind := false
+		t.progMu.Lock()
+		for p, end := range ends[t.topic] {
+			start, _ := starts.Lookup(t.topic, p)
+			if end.Err == nil && end.Offset > start.Offset && t.next[p] < end.Offset {
+				behind = true
+				break
+			}
+		}
+		t.progMu.Unlock()
+		if !behind {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
 

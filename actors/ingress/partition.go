@@ -83,10 +83,11 @@ type partition struct {
 	paused bool
 
 	// owned by the worker goroutine
-	entries []*entry
-	head    int
-	models  map[string]*modelQueue
-	last    *kgo.Record // last record seen
+	entries  []*entry
+	head     int
+	models   map[string]*modelQueue
+	last     *kgo.Record // last record seen
+	lastSync time.Time   // last catch-up of the descriptor table
 
 	cmu       sync.Mutex
 	commit    kgo.EpochOffset // processed up to (next offset to read)
@@ -253,6 +254,17 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 		return
 	}
 	ids, unknown := p.in.router.targets(r.Topic, r.Key, &ev)
+	if len(ids) == 0 && unknown != "" && now.Sub(p.lastSync) > 250*time.Millisecond {
+		// A model deployed through another node a moment ago may not be in
+		// this node's table yet: catch up once, then decide.
+		p.lastSync = now
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if p.in.table.Sync(ctx) == nil {
+			p.in.router.invalidate("")
+			ids, unknown = p.in.router.targets(r.Topic, r.Key, &ev)
+		}
+		cancel()
+	}
 	if len(ids) == 0 {
 		text := "event names no model: give the record a key or a \"model\" or \"type\" field, or bind a model to topic " + strconv.Quote(r.Topic)
 		if unknown != "" {

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,9 @@ import (
 type Table interface {
 	Get(id string) (*serving.Descriptor, bool)
 	List() []*serving.Descriptor
+	// Sync catches the table up with the control topic (read-your-writes
+	// for models deployed through another node a moment ago).
+	Sync(ctx context.Context) error
 }
 
 // routes is an immutable index of the descriptor table for routing.
