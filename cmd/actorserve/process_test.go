@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -140,7 +141,7 @@ type node struct {
 var nodeLine = regexp.MustCompile(`^node (\S+): http://(\S+) gossip (\S+) remote (\S+)`)
 
 // startCluster starts a broker and three node processes, joined through n1.
-func startCluster(t *testing.T) []*node {
+func startCluster(t *testing.T, extra ...string) []*node {
 	t.Helper()
 	b := start(t, "broker", "broker", "--listen", "127.0.0.1:0", "--log-level", "warn")
 	brokers := b.await(t, regexp.MustCompile(`kafka broker listening on (\S+)`), 20*time.Second)[1]
@@ -148,6 +149,7 @@ func startCluster(t *testing.T) []*node {
 	for i := 1; i <= 3; i++ {
 		args := []string{"node", "--name", fmt.Sprintf("n%d", i), "--gossip", "127.0.0.1:0", "--remote", "127.0.0.1:0",
 			"--http", "127.0.0.1:0", "--brokers", brokers, "--log-level", "warn", "--log-format", "text"}
+		args = append(args, extra...)
 		if i > 1 {
 			args = append(args, "--join", nodes[0].gossip)
 		}
@@ -536,4 +538,103 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d events: all accounted for in %s; %d predictions, %d dead letters, %d duplicates (%.2f%%) from redelivery after the kill",
 		events, time.Since(start).Round(time.Millisecond), predictions.Load(), deadLetters.Load(), dups, 100*float64(dups)/events)
+}
+
+// TestProcessLearningSurvivesSIGKILL: an online model learns from a
+// labelled stream; the node hosting it is SIGKILLed mid-stream; the model
+// re-activates on a survivor from its last checkpoint (its update count
+// does not fall back to zero) and its accuracy carries on.
+func TestProcessLearningSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	nodes := startCluster(t, "--checkpoint-every", "200")
+	brokers := nodes[0].brokers
+	d := map[string]any{
+		"format": "online", "features": []string{"a", "b"}, "labels": []string{"neg", "pos"},
+		"learning": map[string]any{"algorithm": "arow", "task": "binary"},
+	}
+	if _, err := do(http.MethodPut, nodes[0].http+"/v1/models/learner", d, nil); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic("actorserve.events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	r := rand.New(rand.NewPCG(7, 7))
+	send := func(from, to int) {
+		for k := from; k < to; k++ {
+			a, b := r.Float64()*4-2, r.Float64()*4-2
+			label := "neg"
+			if a-0.7*b > 0.2 {
+				label = "pos"
+			}
+			v := fmt.Sprintf(`{"id":"x%d","features":{"a":%g,"b":%g},"label":%q}`, k, a, b, label)
+			prod.Produce(context.Background(), &kgo.Record{Key: []byte("learner"), Value: []byte(v)}, nil)
+		}
+		if err := prod.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type stats struct {
+		Node     string `json:"node"`
+		Learning *struct {
+			Updates        int64   `json:"updates"`
+			Restored       int64   `json:"restored_updates"`
+			Accuracy       float64 `json:"accuracy"`
+			AccuracyRecent float64 `json:"accuracy_recent"`
+		} `json:"learning"`
+	}
+	get := func(via *node) (stats, error) {
+		var s stats
+		err := getJSON(via.http+"/v1/models/learner", &s)
+		return s, err
+	}
+	send(0, 3000)
+	var before stats
+	eventually(t, 30*time.Second, func() error {
+		s, err := get(nodes[0])
+		if err != nil {
+			return err
+		}
+		if s.Learning == nil || s.Learning.Updates < 3000 {
+			return fmt.Errorf("learning %+v", s.Learning)
+		}
+		before = s
+		return nil
+	})
+	var victim, via *node
+	for _, n := range nodes {
+		if n.name == before.Node {
+			victim = n
+		} else if via == nil {
+			via = n
+		}
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGKILL %s hosting the model after %d updates (accuracy %.3f)", victim.name, before.Learning.Updates, before.Learning.Accuracy)
+	send(3000, 6000)
+	var after stats
+	eventually(t, 60*time.Second, func() error {
+		s, err := get(via)
+		if err != nil {
+			return err
+		}
+		if s.Learning == nil || s.Node == victim.name || s.Learning.Updates < s.Learning.Restored+3000 {
+			return fmt.Errorf("model on %s, learning %+v", s.Node, s.Learning)
+		}
+		after = s
+		return nil
+	})
+	t.Logf("re-activated on %s: restored %d updates from the last checkpoint, now %d, recent accuracy %.3f",
+		after.Node, after.Learning.Restored, after.Learning.Updates, after.Learning.AccuracyRecent)
+	if after.Learning.Restored < 2000 {
+		t.Fatalf("restored only %d of %d updates: the checkpoint every 200 updates was lost", after.Learning.Restored, before.Learning.Updates)
+	}
+	if after.Learning.AccuracyRecent < 0.9 {
+		t.Fatalf("recent accuracy %.3f after the failover on a separable concept", after.Learning.AccuracyRecent)
+	}
 }
