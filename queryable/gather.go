@@ -40,10 +40,31 @@ type gathered struct {
 
 // gather asks every member, under one deadline, for the stats of the model
 // actors it hosts (only ids when given). Members that do not answer in time
-// are listed in missing.
+// are listed in missing. A model reported by more than one member (a
+// double activation during churn) is asked again with its latency
+// sketches, so that its percentiles can be merged.
 func (s *Server) gather(ctx context.Context, ids []string) gathered {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
+	g := s.gatherOnce(ctx, ids, false)
+	var dups []string
+	for id, st := range g.byID {
+		if len(st) > 1 {
+			dups = append(dups, id)
+		}
+	}
+	if len(dups) > 0 {
+		again := s.gatherOnce(ctx, dups, true)
+		for _, id := range dups {
+			if st := again.byID[id]; len(st) > 0 {
+				g.byID[id] = st
+			}
+		}
+	}
+	return g
+}
+
+func (s *Server) gatherOnce(ctx context.Context, ids []string, sketches bool) gathered {
 	members := s.d.Node.Members()
 	type answer struct {
 		m     cluster.Member
@@ -54,14 +75,18 @@ func (s *Server) gather(ctx context.Context, ids []string) gathered {
 	for _, m := range members {
 		go func() {
 			if m.Self {
-				rep := &msg.StatsReply{Node: s.d.Node.Name(), MemberID: m.ID, Models: s.d.Host.WireStats(ids...)}
+				models := s.d.Host.Stats(ids...)
+				if sketches {
+					models = s.d.Host.SketchStats(ids...)
+				}
+				rep := &msg.StatsReply{Node: s.d.Node.Name(), MemberID: m.ID, Models: models}
 				if len(ids) == 0 {
 					rep.Partitions = s.d.Host.Partitions()
 				}
 				ch <- answer{m, rep, nil}
 				return
 			}
-			res, err := s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.StatsQuery{IDs: ids})
+			res, err := s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), &msg.StatsQuery{IDs: ids, Sketches: sketches})
 			rep, ok := res.(*msg.StatsReply)
 			if err == nil && !ok {
 				err = fmt.Errorf("member %s answered %T", m.Name, res)

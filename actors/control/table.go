@@ -71,7 +71,7 @@ type Table[T any] struct {
 	targets map[int32]int64 // partition -> offset to reach before ready (removed once reached)
 	next    map[int32]int64 // partition -> next offset to apply
 	adm     atomic.Pointer[kadm.Client]
-	applied int64           // records read, including skipped ones
+	applied int64 // records read, including skipped ones
 }
 
 type subscriber[T any] struct {

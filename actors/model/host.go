@@ -152,7 +152,11 @@ func (h *Host) Setup(sys *actor.ActorSystem) error {
 func (h *Host) receiveNode(ctx actor.Context) {
 	switch q := ctx.Message().(type) {
 	case *msg.StatsQuery:
-		rep := &msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.WireStats(q.IDs...)}
+		snap := (*Stats).Snapshot
+		if q.Sketches {
+			snap = (*Stats).snapshotWire
+		}
+		rep := &msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.stats(q.IDs, snap)}
 		if len(q.IDs) == 0 {
 			rep.Partitions = h.Partitions()
 		}
@@ -206,9 +210,9 @@ func (h *Host) Stats(ids ...string) []msg.ModelStats {
 	return h.stats(ids, (*Stats).Snapshot)
 }
 
-// WireStats is Stats with each model's encoded latency sketch and
-// histogram buckets, for answers that cross nodes and may be merged.
-func (h *Host) WireStats(ids ...string) []msg.ModelStats {
+// SketchStats is Stats with each model's encoded latency sketch and
+// histogram buckets, for stats that are to be merged.
+func (h *Host) SketchStats(ids ...string) []msg.ModelStats {
 	return h.stats(ids, (*Stats).snapshotWire)
 }
 

@@ -161,7 +161,7 @@ func (s *Stats) Snapshot() msg.ModelStats {
 }
 
 // snapshotWire is Snapshot plus the encoded sketch and histogram buckets,
-// for answers that cross nodes and may be merged.
+// for stats that are to be merged.
 func (s *Stats) snapshotWire() msg.ModelStats {
 	out := s.Snapshot()
 	s.mu.Lock()

@@ -124,6 +124,9 @@ func (m *PredictResponse) Serialize() (remote.RootSerialized, error) {
 // of them when IDs is empty).
 type StatsQuery struct {
 	IDs []string `msgpack:"i,omitempty"`
+	// Sketches asks for each model's encoded latency sketch, needed only
+	// to merge a model reported by two nodes.
+	Sketches bool `msgpack:"s,omitempty"`
 }
 
 // Serialize implements wire.Message.

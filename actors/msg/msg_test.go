@@ -66,7 +66,7 @@ func samples() map[uint32]wire.Message {
 				Matched:    true,
 			}},
 		},
-		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}},
+		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}, Sketches: true},
 		msg.TypeStatsReply: &msg.StatsReply{Node: "n2", MemberID: "member-uuid", Models: []msg.ModelStats{stats("m1", 1.5, &prev)},
 			Partitions: []msg.PartitionInfo{{Topic: "actorserve.events", Partition: 4, Lag: 17, InFlight: 3, Paused: true}}},
 		msg.TypeHistoryQuery: &msg.HistoryQuery{ID: "m1"},
