@@ -37,6 +37,7 @@ const (
 	OnNaNReject = "reject" // fail with ErrNaNRejected (the default)
 	OnNaNZero   = "zero"   // use 0
 	OnNaNMean   = "mean"   // use the running mean of that feature
+	OnNaNKeep   = "keep"   // pass NaN to the model (tree formats route missing values themselves)
 )
 
 // Values of [Learning.Task], [Learning.Algorithm] and [Learning.Drift] that
@@ -49,13 +50,13 @@ var (
 
 var (
 	onEmptyValues = []string{OnEmptyEmit, OnEmptySkip, OnEmptyDeadLetter}
-	onNaNValues   = []string{OnNaNReject, OnNaNZero, OnNaNMean}
+	onNaNValues   = []string{OnNaNReject, OnNaNZero, OnNaNMean, OnNaNKeep}
 )
 
 // Options are a descriptor's per-model policies. Empty strings mean the defaults.
 type Options struct {
 	OnEmpty string `json:"on_empty,omitempty" msgpack:"on_empty,omitempty"` // "emit" (default) | "skip" | "deadletter"
-	OnNaN   string `json:"on_nan,omitempty" msgpack:"on_nan,omitempty"`     // "reject" (default) | "zero" | "mean"
+	OnNaN   string `json:"on_nan,omitempty" msgpack:"on_nan,omitempty"`     // "reject" (default) | "zero" | "mean" | "keep"
 }
 
 // EmptyPolicy returns OnEmpty, or [OnEmptyEmit] when it is unset.
@@ -503,7 +504,7 @@ func (v *validator) names(field string, list []string) {
 // Every problem is reported, joined with [errors.Join]; each wraps [ErrInvalidDescriptor] (an
 // unregistered format also wraps [ErrUnknownFormat]) and names its field, for example
 //
-//	invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean
+//	invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean, keep
 func (d *Descriptor) Validate(reg *Registry) error {
 	if d == nil {
 		return fmt.Errorf("%w: descriptor is nil", ErrInvalidDescriptor)

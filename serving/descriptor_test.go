@@ -224,7 +224,7 @@ func TestValidate(t *testing.T) {
 		{"dot topic", func(d *serving.Descriptor) { d.Topics = []string{".."} }, `invalid descriptor: topics[0]: ".." is not a Kafka topic name (at most 249 of [A-Za-z0-9._-], not "." or "..")`},
 		{"empty output", func(d *serving.Descriptor) { d.Output["alert"] = " " }, `invalid descriptor: output.alert: expression is empty`},
 		{"empty output name", func(d *serving.Descriptor) { d.Output = map[string]string{"": "1"} }, `invalid descriptor: output: a field name is empty`},
-		{"on_nan", func(d *serving.Descriptor) { d.Options.OnNaN = "foo" }, `invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean`},
+		{"on_nan", func(d *serving.Descriptor) { d.Options.OnNaN = "foo" }, `invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean, keep`},
 		{"on_empty", func(d *serving.Descriptor) { d.Options.OnEmpty = "drop" }, `invalid descriptor: options.on_empty: "drop" is not one of emit, skip, deadletter`},
 		{"algorithm missing", func(d *serving.Descriptor) { d.Learning.Algorithm = "" }, `invalid descriptor: learning.algorithm: must be set to one of pa, pa1, pa2, scw1, scw2, arow, logreg`},
 		{"algorithm", func(d *serving.Descriptor) { d.Learning.Algorithm = "sgd" }, `invalid descriptor: learning.algorithm: "sgd" is not one of pa, pa1, pa2, scw1, scw2, arow, logreg`},
@@ -233,7 +233,7 @@ func TestValidate(t *testing.T) {
 		{"param type", func(d *serving.Descriptor) { d.Learning.Params["C"] = []any{1.0} }, `invalid descriptor: learning.params.C: got an array, want a number, boolean or string`},
 		{"param name", func(d *serving.Descriptor) { d.Learning.Params[""] = 1.0 }, `invalid descriptor: learning.params: a parameter name is empty`},
 		{"two problems", func(d *serving.Descriptor) { d.ID, d.Options.OnNaN = "", "foo" },
-			"invalid descriptor: id: must not be empty\ninvalid descriptor: options.on_nan: \"foo\" is not one of reject, zero, mean"},
+			"invalid descriptor: id: must not be empty\ninvalid descriptor: options.on_nan: \"foo\" is not one of reject, zero, mean, keep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

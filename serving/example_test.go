@@ -22,7 +22,7 @@ func ExampleDescriptor_Validate() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, serving.ErrInvalidDescriptor))
 	// Output:
-	// invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean
+	// invalid descriptor: options.on_nan: "foo" is not one of reject, zero, mean, keep
 	// true
 }
 

@@ -41,7 +41,7 @@ func NewSchema(d *Descriptor, width int) *Schema {
 	case len(d.Features) > 0 && len(d.Features) != width:
 		s.err = fmt.Errorf("%w: model %q takes %d features but its descriptor lists %d", ErrSchemaMismatch, d.ID, width, len(d.Features))
 		return s
-	case s.policy != OnNaNReject && s.policy != OnNaNZero && s.policy != OnNaNMean:
+	case s.policy != OnNaNReject && s.policy != OnNaNZero && s.policy != OnNaNMean && s.policy != OnNaNKeep:
 		s.err = fmt.Errorf("%w: options.on_nan: %q is not one of %s", ErrInvalidDescriptor, s.policy, strings.Join(onNaNValues, ", "))
 		return s
 	}

@@ -71,7 +71,7 @@ func TestSchemaVector(t *testing.T) {
 		{name: "width contradicts descriptor", features: iris, width: 3, in: positional(1, 2, 3),
 			wantErr: serving.ErrSchemaMismatch, wantText: `schema mismatch: model "iris" takes 3 features but its descriptor lists 4`},
 		{name: "bad policy", onNaN: "drop", width: 1, in: positional(1),
-			wantErr: serving.ErrInvalidDescriptor, wantText: `invalid descriptor: options.on_nan: "drop" is not one of reject, zero, mean`},
+			wantErr: serving.ErrInvalidDescriptor, wantText: `invalid descriptor: options.on_nan: "drop" is not one of reject, zero, mean, keep`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,10 +247,19 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+	// A location: the model is read from the file.
+	path := filepath.Join(t.TempDir(), "model.txt")
+	if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d := descriptor([]byte(base), nil)
-	d.Location, d.Data = "https://models.example/m.txt", nil
-	if _, err := Load(d); !errors.Is(err, serving.ErrInvalidModel) || !strings.Contains(err.Error(), "location") {
-		t.Errorf("Load with location: %v", err)
+	d.Location, d.Data = "file://"+path, nil
+	if _, err := Load(d); err != nil {
+		t.Errorf("Load from %s: %v", d.Location, err)
+	}
+	d.Location = "file://" + path + ".missing"
+	if _, err := Load(d); !errors.Is(err, serving.ErrInvalidModel) || !strings.Contains(err.Error(), "model.txt.missing") {
+		t.Errorf("Load from a missing file: %v", err)
 	}
 	d = descriptor([]byte(base), nil)
 	d.Features = []string{"a"}

@@ -1,6 +1,7 @@
 package xgboost
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/source"
 )
 
 // Format is the descriptor format name this package registers.
@@ -115,16 +117,15 @@ func Load(d *serving.Descriptor) (serving.Model, error) {
 	if d == nil {
 		return nil, loadErr("descriptor is nil")
 	}
-	if d.Location != "" {
-		return nil, loadErr("model %q: location %q is not supported yet; put the model inline in data as base64", d.ID, d.Location)
-	}
-	if len(d.Data) == 0 {
-		return nil, loadErr("model %q: data is missing; want the base64 of the save_model(\"model.json\") file", d.ID)
+	if len(d.Data) == 0 && d.Location == "" {
+		return nil, loadErr("model %q: data is missing; want the base64 of the save_model(\"model.json\") file, or a location", d.ID)
 	}
 	if len(d.Data) > MaxModelBytes/3*4+8 {
 		return nil, loadErr("model %q: data is %d bytes of base64, over the limit of %d model bytes", d.ID, len(d.Data), MaxModelBytes)
 	}
-	b, err := d.DataBytes()
+	// Inline base64 data, or a file:// or http(s):// location checked
+	// against its sha256.
+	b, err := source.ModelBytes(context.Background(), d, source.Options{MaxBytes: MaxModelBytes, MaxInlineBytes: MaxModelBytes})
 	if err != nil {
 		return nil, fmt.Errorf("%w: xgboost: %w", serving.ErrInvalidModel, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,10 +205,19 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 
+	// A location: the model is read from the file.
+	path := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(path, []byte(tinyModel), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d := descriptor([]byte(tinyModel), nil)
-	d.Location, d.Data = "file:///models/m.json", nil
-	if _, err := Load(d); !errors.Is(err, serving.ErrInvalidModel) || !strings.Contains(err.Error(), "location") {
-		t.Errorf("Load with location: %v", err)
+	d.Location, d.Data = "file://"+path, nil
+	if _, err := Load(d); err != nil {
+		t.Errorf("Load from %s: %v", d.Location, err)
+	}
+	d.Location = "file://" + path + ".missing"
+	if _, err := Load(d); !errors.Is(err, serving.ErrInvalidModel) || !strings.Contains(err.Error(), "m.json.missing") {
+		t.Errorf("Load from a missing file: %v", err)
 	}
 	d = descriptor([]byte(tinyModel), nil)
 	d.Features = []string{"only-one"}

@@ -27,6 +27,8 @@ import (
 	"github.com/actorserve/actorserve/serving"
 	"github.com/actorserve/actorserve/serving/lightgbm"
 	"github.com/actorserve/actorserve/serving/linear"
+	"github.com/actorserve/actorserve/serving/pmml"
+	"github.com/actorserve/actorserve/serving/remote"
 	"github.com/actorserve/actorserve/serving/xgboost"
 )
 
@@ -141,6 +143,8 @@ func NewRegistry() *serving.Registry {
 	xgboost.Register(reg)
 	lightgbm.Register(reg)
 	learning.Register(reg)
+	pmml.Register(reg)
+	remote.Register(reg)
 	return reg
 }
 
