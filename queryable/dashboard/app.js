@@ -51,6 +51,12 @@
     });
   }
 
+  // fill replaces e's children, skipping null and false entries.
+  function fill(e) {
+    var kids = Array.prototype.slice.call(arguments, 1).filter(function (c) { return c !== null && c !== undefined && c !== false; });
+    e.replaceChildren.apply(e, kids);
+  }
+
   function append(e, children) {
     if (children === null || children === undefined) return;
     if (!Array.isArray(children)) children = [children];
@@ -108,6 +114,11 @@
     if (ms < 10) return ms.toFixed(2) + ' ms';
     if (ms < 1000) return ms.toFixed(ms < 100 ? 1 : 0) + ' ms';
     return (ms / 1000).toFixed(2) + ' s';
+  }
+
+  // trimZeros drops the trailing zeros of an axis label: "5.00 µs" -> "5 µs".
+  function trimZeros(text) {
+    return text.replace(/(\.\d*?)0+(?=\D|$)/, '$1').replace(/\.(?=\D|$)/, '');
   }
 
   function fmtSeconds(s) {
@@ -185,13 +196,12 @@
     { key: 'node', label: 'Node', text: true },
     { key: 'usage', label: 'Events', num: true },
     { key: 'rate_1m', label: 'Rate/s', num: true, title: 'events per second over the last minute' },
-    { key: 'trend', label: 'Last minute', spark: true, title: 'events per second between refreshes' },
+    { key: 'trend', label: 'Trend', spark: true, title: 'events per second between refreshes, last minute' },
     { key: 'errors', label: 'Errors', num: true },
     { key: 'p50_ms', label: 'p50', num: true, title: 'median scoring latency' },
     { key: 'p99_ms', label: 'p99', num: true, title: '99th percentile scoring latency' },
     { key: 'mailbox', label: 'Mailbox', num: true, title: 'requests waiting in the actor\'s mailbox' },
-    { key: 'accuracy', label: 'Accuracy', num: true, learning: true, get: accuracyOf },
-    { key: 'last_used', label: 'Last used', num: true, get: function (m) { var t = parseTime(m.last_used); return isFinite(t) ? t : undefined; } }
+    { key: 'accuracy', label: 'Accuracy', num: true, learning: true, get: accuracyOf }
   ];
 
   function colValue(c, m) { return c.get ? c.get(m) : m[c.key]; }
@@ -341,8 +351,6 @@
         if (l && isRegression(l)) return el('td', { cls: 'num', title: 'mean absolute error' }, 'MAE ' + fmtNum(l.mae));
         return el('td', { cls: 'num' + (isNum(v) ? '' : ' zero'), title: l && isNum(l.accuracy_recent) ? 'recent: ' + fmtPct(l.accuracy_recent) : null }, fmtPct(v));
       }
-      case 'last_used':
-        return el('td', { cls: 'num' + (isNum(v) ? '' : ' zero') }, fmtAgo(m.last_used));
     }
     return el('td', null, v === undefined ? '–' : String(v));
   }
@@ -513,7 +521,7 @@
       drawCharts(null);
       return;
     }
-    meta.replaceChildren(badge(d.state), el('span', null, 'v' + d.version), el('span', null, d.format),
+    fill(meta, badge(d.state), el('span', null, 'v' + d.version), el('span', null, d.format),
       d.node ? el('span', null, 'on ' + d.node) : null,
       d.replicas && d.replicas.length > 1 ? el('span', { title: 'double activation during membership churn' }, 'replicas ' + d.replicas.join(', ')) : null);
     var desc = $('d-desc');
@@ -575,7 +583,7 @@
     var now = Date.now();
     var to = Math.max(Math.floor(now / 60000) * 60000 + 60000, pts.length ? pts[pts.length - 1].t + 60000 : 0);
     var first = pts.length ? pts[0].t : to;
-    var span = Math.min(60, Math.max(15, Math.round((to - first) / 60000)));
+    var span = Math.min(60, Math.max(10, Math.round((to - first) / 60000)));
     var win = { from: to - span * 60000, to: to, minutes: span };
     pts = pts.filter(function (p) { return p.t >= win.from; });
 
@@ -589,12 +597,12 @@
       name: 'throughput', model: id, points: pts, win: win, markers: markers,
       bars: [{ key: 'rate', cls: 'bar', label: 'events/s', fmt: fmtRate }],
       extra: function (p) { return fmtInt(p.events) + ' events' + (p.errors ? ', ' + fmtInt(p.errors) + ' errors' : ''); },
-      yfmt: fmtRate
+      yfmt: function (v) { return trimZeros(fmtRate(v)); }
     });
     chart($('c-latency'), {
       name: 'latency', model: id, points: pts.filter(function (p) { return p.events > 0; }), win: win, markers: markers,
       lines: [{ key: 'p50_ms', cls: 'p50', label: 'p50', fmt: fmtDur }, { key: 'p99_ms', cls: 'p99', label: 'p99', fmt: fmtDur }],
-      yfmt: fmtDur
+      yfmt: function (v) { return trimZeros(fmtDur(v)); }
     });
     var acc = pts.filter(function (p) { return isNum(p.accuracy); });
     $('c-accuracy-box').hidden = acc.length === 0;
