@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -38,6 +39,8 @@ type Config struct {
 	QueryTimeout time.Duration
 	// PredictTimeout is the deadline of a predict call.
 	PredictTimeout time.Duration
+	// Pprof serves Go's profiler at /debug/pprof/ (off by default).
+	Pprof bool
 }
 
 // DefaultConfig returns the defaults.
@@ -58,6 +61,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxEvents, "max-events", c.MaxEvents, "most events in one predict call")
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", c.QueryTimeout, "deadline of a cluster-wide stats query")
 	fs.DurationVar(&c.PredictTimeout, "predict-timeout", c.PredictTimeout, "deadline of a predict call")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's profiler at /debug/pprof/ on the HTTP address")
 }
 
 // Validate reports configuration errors.
@@ -146,6 +150,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
 	s.mux.HandleFunc("POST /v1/models/{id}/feedback", s.feedback)
 	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
+	if s.cfg.Pprof {
+		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	if s.d.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
 	}

@@ -209,7 +209,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, `actorserve dev is ready
+  dashboard   http://%[1]s/
   HTTP API    http://%[1]s/v1/models   (PUT /v1/models/{id} deploys, POST /v1/models/{id}/predict scores)
+  metrics     http://%[1]s/metrics
   cluster     http://%[1]s/v1/cluster
   health      http://%[1]s/readyz
   Kafka       %[2]s   (control topic actorserve.models)
