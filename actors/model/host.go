@@ -38,6 +38,9 @@ type Config struct {
 	// IdleTimeout passivates a model actor that received nothing for this
 	// long; it re-activates on the next event. 0 never passivates.
 	IdleTimeout time.Duration
+	// MaxActive bounds the model actors active on this node: activating
+	// one more passivates the least recently used.
+	MaxActive int
 	// FeedbackMax bounds the predictions each model keeps waiting for
 	// their labels; FeedbackTTL is how long one waits.
 	FeedbackMax int
@@ -63,7 +66,7 @@ type Checkpoints interface {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{IdleTimeout: 10 * time.Minute, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute,
+	return Config{IdleTimeout: 10 * time.Minute, MaxActive: 50000, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute,
 		CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second}
 }
 
@@ -182,7 +185,23 @@ func (h *Host) History(id string) ([]msg.HistoryPoint, bool) {
 func (h *Host) register(id string, pid *actor.PID, s *Stats) {
 	h.mu.Lock()
 	h.active[id] = activeRef{pid: pid, stats: s}
+	var evict *actor.PID
+	if h.cfg.MaxActive > 0 && len(h.active) > h.cfg.MaxActive {
+		var oldest time.Time
+		for oid, ref := range h.active {
+			if oid == id {
+				continue
+			}
+			if t := ref.stats.lastUse(); evict == nil || t.Before(oldest) {
+				evict, oldest = ref.pid, t
+			}
+		}
+	}
 	h.mu.Unlock()
+	if sys := h.sys.Load(); evict != nil && sys != nil {
+		h.logger.Debug("too many active models; passivating the least recently used", "max_active", h.cfg.MaxActive)
+		sys.Root.Poison(evict)
+	}
 }
 
 func (h *Host) unregister(id string, pid *actor.PID) {

@@ -723,3 +723,36 @@ func TestStatsWhileBusy(t *testing.T) {
 		t.Errorf("usage %d after the slow call finished, want 1", s.Usage)
 	}
 }
+
+// TestMaxActivePassivatesLeastRecentlyUsed: a node never holds more than
+// MaxActive model actors; activating one more stops the least recently
+// used.
+func TestMaxActivePassivatesLeastRecentlyUsed(t *testing.T) {
+	descs := newTable()
+	cfg := model.DefaultConfig()
+	cfg.MaxActive = 3
+	f := newFixture(t, 1, descs, fixtureOpts{cfg: cfg})
+	host := f.hosts[0]
+	client := model.NewClient(f.Nodes[0])
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("lru-%d", i)
+		descs.put(descV1(id))
+		if _, err := client.Predict(t.Context(), id, []msg.Event{{Features: serving.Features{Values: []float64{1, 2, 3, 4}}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct last-use times
+	}
+	clustertest.Eventually(t, 5*time.Second, func() error {
+		if n := host.Active(); n != 3 {
+			return fmt.Errorf("%d active, want 3", n)
+		}
+		return nil
+	})
+	active := map[string]bool{}
+	for _, s := range host.Stats() {
+		active[s.ID] = true
+	}
+	if !active["lru-4"] || !active["lru-3"] || !active["lru-2"] || active["lru-0"] {
+		t.Fatalf("active %v: the least recently used should have gone", active)
+	}
+}

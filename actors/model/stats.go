@@ -90,6 +90,15 @@ func (s *Stats) setLearning(ls *msg.LearningStats) {
 	s.mu.Unlock()
 }
 
+func (s *Stats) lastUse() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastUsed.IsZero() {
+		return s.since
+	}
+	return s.lastUsed
+}
+
 func (s *Stats) lastErr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
