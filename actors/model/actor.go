@@ -20,6 +20,10 @@ import (
 // deleted; the actor re-reads the table. Local only: never crosses nodes.
 type refresh struct{}
 
+// checkpointNow asks a local model actor to checkpoint its learner now
+// (before the node leaves the cluster). Local only.
+type checkpointNow struct{}
+
 // modelActor is the grain of one deployed model.
 type modelActor struct {
 	h      *Host
@@ -62,6 +66,11 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		a.predict(ctx, m)
 	case refresh:
 		a.refresh(ctx)
+	case checkpointNow:
+		if a.stats != nil {
+			a.checkpoint(ctx, "leave")
+		}
+		ctx.Respond(true)
 	case *actor.ReceiveTimeout:
 		a.logger.Debug("passivating idle model")
 		ctx.Poison(ctx.Self())

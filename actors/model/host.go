@@ -223,6 +223,30 @@ func (h *Host) Notify(id string) {
 	}
 }
 
+// CheckpointAll asks every learning model active here to checkpoint now
+// and waits (bounded by timeout). A node calls it before it leaves the
+// cluster, so that the peers that take its models over restore the latest
+// state.
+func (h *Host) CheckpointAll(timeout time.Duration) {
+	sys := h.sys.Load()
+	if sys == nil || h.ckpt == nil {
+		return
+	}
+	h.mu.RLock()
+	pids := make([]*actor.PID, 0, len(h.active))
+	for _, ref := range h.active {
+		pids = append(pids, ref.pid)
+	}
+	h.mu.RUnlock()
+	futures := make([]actor.Future, len(pids))
+	for i, pid := range pids {
+		futures[i] = sys.Root.RequestFuture(pid, checkpointNow{}, timeout)
+	}
+	for _, f := range futures {
+		_ = f.Wait()
+	}
+}
+
 // Stats returns the stats of the active actors on this node (only ids when
 // given), sorted by id.
 func (h *Host) Stats(ids ...string) []msg.ModelStats {

@@ -317,10 +317,14 @@ func (n *Node) HTTPAddr() string { return n.httpAddr }
 // WaitReady waits until the descriptor table has loaded the control topic.
 func (n *Node) WaitReady(ctx context.Context) error { return n.Table.WaitReady(ctx) }
 
-// Shutdown stops the node gracefully, in order: readiness 503, leave the
-// cluster (peers re-home this node's models at once while it still routes
-// requests), drain HTTP, stop the model actors and the actor system, stop
-// reading the control topic. One timeout bounds it all.
+// Shutdown stops the node gracefully, in order: readiness 503; stop
+// consuming, drain in-flight events and commit offsets; checkpoint learned
+// state; leave the cluster (peers re-home this node's models at once, and
+// restore the state just written, while this node still routes requests
+// to them); drain HTTP; stop the model actors (a last checkpoint if they
+// learned since) and the actor system; stop reading the control topic. One
+// timeout bounds it all. Leaving before stopping the actors means no
+// request fails during the move.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var err error
 	n.once.Do(func() {
@@ -331,6 +335,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			n.API.Drain()
 		}
 		n.stopIngress()
+		if n.Host != nil {
+			n.Host.CheckpointAll(leaveTimeout(ctx))
+			if n.kafka != nil {
+				fctx, cancel := context.WithTimeout(ctx, leaveTimeout(ctx))
+				_ = n.kafka.Flush(fctx) // the checkpoints are in Kafka before peers restore them
+				cancel()
+			}
+		}
 		if n.Cluster != nil {
 			n.Cluster.Leave(leaveTimeout(ctx))
 		}
