@@ -261,3 +261,81 @@ func TestRemoteThroughCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestONNXThroughCluster: ONNX models (fixtures checked against
+// onnxruntime) deployed through one node answer through another with
+// onnxruntime's labels and values.
+func TestONNXThroughCluster(t *testing.T) {
+	base := filepath.Join("..", "..", "..", "..", "serving", "onnx", "testdata")
+	nodes, _ := startTestCluster(t, 2, nil)
+	for _, name := range []string{"linear_multiclass", "linear_regressor", "tree_gbm_binary", "svm_rbf_proba", "svm_regressor_rbf"} {
+		b, err := os.ReadFile(filepath.Join(base, name+".expected.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fx struct {
+			Model  string `json:"model"`
+			Inputs []struct {
+				Dims []int     `json:"dims"`
+				Data []float64 `json:"data"`
+			} `json:"inputs"`
+			Outputs []struct {
+				Name string            `json:"name"`
+				Data []json.RawMessage `json:"data"`
+			} `json:"outputs"`
+		}
+		if err := json.Unmarshal(b, &fx); err != nil {
+			t.Fatal(err)
+		}
+		model, err := os.ReadFile(filepath.Join(base, fx.Model))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := "onnx-" + strings.ReplaceAll(name, "_", "-")
+		data, _ := json.Marshal(base64.StdEncoding.EncodeToString(model))
+		putModel(t, nodes[0].HTTPAddr(), id, map[string]any{"format": "onnx", "data": json.RawMessage(data)})
+		rows, cols := fx.Inputs[0].Dims[0], fx.Inputs[0].Dims[1]
+		events := make([]map[string]any, rows)
+		for i := range events {
+			events[i] = map[string]any{"features": fx.Inputs[0].Data[i*cols : (i+1)*cols]}
+		}
+		out := postJSON(t, "http://"+nodes[1].HTTPAddr()+"/v1/models/"+id+"/predict", map[string]any{"events": events})
+		var res struct {
+			Errors  int `json:"errors"`
+			Results []struct {
+				Prediction struct {
+					Label string   `json:"label"`
+					Value *float64 `json:"value"`
+				} `json:"prediction"`
+				Error string `json:"error"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors != 0 {
+			t.Fatalf("%s: %d errors, first %q", name, res.Errors, res.Results[0].Error)
+		}
+		first := fx.Outputs[0]
+		for i := 0; i < rows; i++ {
+			p := res.Results[i].Prediction
+			if first.Name == "label" {
+				var want string
+				if json.Unmarshal(first.Data[i], &want) != nil {
+					want = string(first.Data[i]) // an int64 label
+				}
+				if p.Label != want {
+					t.Fatalf("%s row %d: label %q, onnxruntime %q", name, i, p.Label, want)
+				}
+				continue
+			}
+			var want float64
+			if err := json.Unmarshal(first.Data[i], &want); err != nil {
+				t.Fatal(err)
+			}
+			if p.Value == nil || math.Abs(*p.Value-want) > 1e-5*math.Max(1, math.Abs(want)) {
+				t.Fatalf("%s row %d: value %v, onnxruntime %v", name, i, p.Value, want)
+			}
+		}
+	}
+}

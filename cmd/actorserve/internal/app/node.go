@@ -27,6 +27,7 @@ import (
 	"github.com/actorserve/actorserve/serving"
 	"github.com/actorserve/actorserve/serving/lightgbm"
 	"github.com/actorserve/actorserve/serving/linear"
+	"github.com/actorserve/actorserve/serving/onnx"
 	"github.com/actorserve/actorserve/serving/pmml"
 	"github.com/actorserve/actorserve/serving/remote"
 	"github.com/actorserve/actorserve/serving/xgboost"
@@ -145,6 +146,7 @@ func NewRegistry() *serving.Registry {
 	lightgbm.Register(reg)
 	learning.Register(reg)
 	pmml.Register(reg)
+	onnx.Register(reg)
 	remote.Register(reg)
 	return reg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -46,9 +47,10 @@ func putModel(t testing.TB, httpAddr, id string, d map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("deploy %s: %s", id, resp.Status)
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("deploy %s: %s %s", id, resp.Status, body)
 	}
 }
 
