@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/onnx/internal/pb"
 )
 
 // The benchmark models, built in code: a 100-tree TreeEnsembleClassifier of complete depth-6
@@ -14,6 +15,20 @@ import (
 // 30 -> 64 -> 64 -> 3 of Gemm, Relu and Softmax.
 func benchForest(t testing.TB) []byte { return forestModel(100, 6, 30).bytes(t) }
 func benchMLP(t testing.TB) []byte    { return mlpModel(30, 64, 3).bytes(t) }
+
+// benchLinear is a 3-class LinearClassifier over 30 features with softmax,
+// as skl2onnx writes a LogisticRegression.
+func benchLinear(t testing.TB) []byte {
+	coef := make([]float32, 3*30)
+	for i := range coef {
+		coef[i] = float32(i%7)/7 - 0.4
+	}
+	return newMB().input("X", pb.TensorProto_FLOAT, -1, 30).
+		ml1("LinearClassifier", []string{"X"}, []string{"label", "probs"},
+			aFloats("coefficients", coef...), aFloats("intercepts", 0.1, -0.2, 0.3),
+			aStrings("classlabels_strings", "a", "b", "c"), aString("post_transform", "SOFTMAX")).
+		output("label", pb.TensorProto_STRING, -1).output("probs", pb.TensorProto_FLOAT, -1, 3).bytes(t)
+}
 
 func benchRows() [][]float64 {
 	r := rand.New(rand.NewPCG(3, 4))
@@ -62,6 +77,9 @@ func BenchmarkTreeEnsemble(b *testing.B) { benchPredict(b, benchForest(b)) }
 // BenchmarkMLP scores the Gemm/Relu/Softmax network the same way.
 func BenchmarkMLP(b *testing.B) { benchPredict(b, benchMLP(b)) }
 
+// BenchmarkLinear scores the 30-feature LinearClassifier.
+func BenchmarkLinear(b *testing.B) { benchPredict(b, benchLinear(b)) }
+
 // BenchmarkLoad parses, checks and probes the 100-tree model.
 func BenchmarkLoad(b *testing.B) {
 	model := benchForest(b)
@@ -81,7 +99,7 @@ func TestWriteBenchModels(t *testing.T) {
 	if dir == "" {
 		t.Skip("set ONNX_BENCH_DIR to write the benchmark models")
 	}
-	for name, b := range map[string][]byte{"bench_forest.onnx": benchForest(t), "bench_mlp.onnx": benchMLP(t)} {
+	for name, b := range map[string][]byte{"bench_forest.onnx": benchForest(t), "bench_mlp.onnx": benchMLP(t), "bench_linear.onnx": benchLinear(t)} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ async function time(session, batch, width) {
 
 async function main() {
   const dir = process.argv[2] || '/tmp/onnxbench';
-  for (const name of ['bench_forest.onnx', 'bench_mlp.onnx']) {
+  for (const name of ['bench_forest.onnx', 'bench_mlp.onnx', 'bench_linear.onnx']) {
     for (const threads of [1, 0]) {
       const session = await ort.InferenceSession.create(path.join(dir, name),
         { intraOpNumThreads: threads, interOpNumThreads: 1 });
