@@ -250,7 +250,7 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 		}
 		out, errs := a.out[:k], a.errs[:k]
 		clear(errs)
-		if err := a.model.PredictBatch(a.xs, out, errs); err != nil {
+		if err := safeBatch(a.model, a.xs, out, errs); err != nil {
 			for j := range errs {
 				errs[j] = err
 			}
@@ -330,7 +330,7 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 			continue
 		}
 		t0 := time.Now()
-		pred, err := a.model.Predict(x)
+		pred, err := safePredict(a.model, x)
 		if err != nil {
 			r.Code, r.Error = msg.CodeModelError, err.Error()
 			a.stats.fail(r.Code, fmt.Sprintf("event %q: %s", ev.ID, err), 1)
@@ -426,6 +426,26 @@ func (a *modelActor) publishLearning() {
 		ls.Labels = a.matched
 	}
 	a.stats.setLearning(ls)
+}
+
+// safeBatch and safePredict turn a panicking model into a model error for
+// the events it was scoring: the actor answers and keeps serving.
+func safeBatch(m serving.Model, xs [][]float64, out []serving.Prediction, errs []error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the model panicked: %v", serving.ErrModel, r)
+		}
+	}()
+	return m.PredictBatch(xs, out, errs)
+}
+
+func safePredict(m serving.Model, x []float64) (p serving.Prediction, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the model panicked: %v", serving.ErrModel, r)
+		}
+	}()
+	return m.Predict(x)
 }
 
 // codeOf maps a serving error to its stable reason code.

@@ -756,3 +756,42 @@ func TestMaxActivePassivatesLeastRecentlyUsed(t *testing.T) {
 		t.Fatalf("active %v: the least recently used should have gone", active)
 	}
 }
+
+// panicky is a model that panics on a negative first feature.
+type panicky struct{}
+
+func (panicky) NumFeatures() int { return 4 }
+func (panicky) Predict(x []float64) (serving.Prediction, error) {
+	if x[0] < 0 {
+		panic("boom")
+	}
+	v := x[0]
+	return serving.Prediction{Value: &v}, nil
+}
+func (p panicky) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
+	for i, x := range xs {
+		out[i], errs[i] = p.Predict(x)
+	}
+	return nil
+}
+
+// TestPanickingModelIsAModelError: a model that panics answers a
+// model_error for the batch and keeps serving.
+func TestPanickingModelIsAModelError(t *testing.T) {
+	d := &serving.Descriptor{ID: "p", Version: 1, Format: "panicky", Features: featureNames}
+	f := newFixture(t, 1, newTable(d), fixtureOpts{cfg: model.DefaultConfig(), formats: func(reg *serving.Registry) {
+		reg.Register("panicky", func(*serving.Descriptor) (serving.Model, error) { return panicky{}, nil })
+	}})
+	client := model.NewClient(f.Nodes[0])
+	res, err := client.Predict(t.Context(), "p", []msg.Event{{Features: serving.Features{Values: []float64{-1, 0, 0, 0}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Results[0].Code != msg.CodeModelError || !strings.Contains(res.Results[0].Error, "panicked") {
+		t.Fatalf("result %+v", res.Results[0])
+	}
+	res, err = client.Predict(t.Context(), "p", []msg.Event{{Features: serving.Features{Values: []float64{2, 0, 0, 0}}}})
+	if err != nil || res.Results[0].Prediction.Value == nil || *res.Results[0].Prediction.Value != 2 {
+		t.Fatalf("after the panic: %+v %v", res, err)
+	}
+}

@@ -300,7 +300,14 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 			return nil
 		},
 	})
-	n.httpSrv = &http.Server{Handler: n.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.httpSrv = &http.Server{
+		Handler:           n.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      cfg.HTTP.PredictTimeout + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
