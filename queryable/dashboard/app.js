@@ -137,12 +137,21 @@
     return isFinite(ms) && ms > Date.UTC(1971, 0, 1) ? ms : NaN;
   }
 
+  // fmtAgo is a coarse relative time: "just now", "42s ago", "7m ago".
   function fmtAgo(t) {
     var ms = parseTime(t);
     if (!isFinite(ms)) return '–';
-    var s = (Date.now() - ms) / 1000;
+    var s = Math.max(0, (Date.now() - ms) / 1000);
     if (s < 2) return 'just now';
-    return fmtSeconds(s) + ' ago';
+    if (s < 60) return Math.floor(s) + 's ago';
+    if (s < 3600) return Math.floor(s / 60) + 'm ago';
+    if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor(s % 3600 / 60) + 'm ago';
+    return Math.floor(s / 86400) + 'd ago';
+  }
+
+  function fmtSince(t) {
+    var ms = parseTime(t);
+    return isFinite(ms) ? fmtSeconds(Math.max(0, (Date.now() - ms) / 1000)) : '–';
   }
 
   function fmtClock(ms) {
@@ -200,7 +209,7 @@
     { key: 'errors', label: 'Errors', num: true },
     { key: 'p50_ms', label: 'p50', num: true, title: 'median scoring latency' },
     { key: 'p99_ms', label: 'p99', num: true, title: '99th percentile scoring latency' },
-    { key: 'mailbox', label: 'Mailbox', num: true, title: 'requests waiting in the actor\'s mailbox' },
+    { key: 'mailbox', label: 'Queue', num: true, title: 'requests waiting in the actor\'s mailbox' },
     { key: 'accuracy', label: 'Accuracy', num: true, learning: true, get: accuracyOf }
   ];
 
@@ -274,7 +283,7 @@
       var dt = (s[i].t - s[i - 1].t) / 1000;
       rates.push(dt > 0 ? Math.max(0, s[i].usage - s[i - 1].usage) / dt : 0);
     }
-    var w = 72, h = 18, n = SPARK_SAMPLES - 1;
+    var w = 64, h = 18, n = SPARK_SAMPLES - 1;
     var max = Math.max.apply(null, rates.concat([0]));
     var e = svg('svg', { cls: 'spark', viewBox: '0 0 ' + w + ' ' + h, 'aria-hidden': 'true', 'data-samples': rates.length });
     if (rates.length < 2 || max <= 0) {
@@ -349,7 +358,7 @@
       case 'accuracy': {
         var l = learning(m);
         if (l && isRegression(l)) return el('td', { cls: 'num', title: 'mean absolute error' }, 'MAE ' + fmtNum(l.mae));
-        return el('td', { cls: 'num' + (isNum(v) ? '' : ' zero'), title: l && isNum(l.accuracy_recent) ? 'recent: ' + fmtPct(l.accuracy_recent) : null }, fmtPct(v));
+        return el('td', { cls: 'num' + (isNum(v) ? '' : ' zero'), title: l && isNum(l.accuracy_recent) ? 'recent: ' + fmtPct(l.accuracy_recent) : null }, fmtPct(v).replace(' ', ''));
       }
     }
     return el('td', null, v === undefined ? '–' : String(v));
@@ -546,7 +555,7 @@
       stat('p99', used ? fmtDur(d.p99_ms) : '–'),
       stat('Min', used ? fmtDur(d.min_ms) : '–'),
       stat('Max', used ? fmtDur(d.max_ms) : '–'),
-      stat('Active for', d.state === 'inactive' ? '–' : fmtAgo(d.since).replace(' ago', '')),
+      stat('Active for', d.state === 'inactive' ? '–' : fmtSince(d.since)),
       stat('Last used', fmtAgo(d.last_used))
     );
     var l = learning(d);
@@ -643,7 +652,8 @@
     var every = [1, 2, 5, 10, 15, 30].filter(function (k) { return cfg.win.minutes / k <= 6; })[0] || 30;
     for (var t = cfg.win.from; t <= cfg.win.to; t += 60000) {
       if (Math.round(t / 60000) % every !== 0) continue;
-      axis.appendChild(svg('text', { x: x(t), y: H - 4, 'text-anchor': 'middle', text: fmtClock(t) }));
+      var anchor = x(t) > W - M.r - 16 ? 'end' : 'middle';
+      axis.appendChild(svg('text', { x: anchor === 'end' ? W - M.r : x(t), y: H - 4, 'text-anchor': anchor, text: fmtClock(t) }));
     }
     root.appendChild(axis);
 
