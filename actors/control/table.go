@@ -277,10 +277,14 @@ func (t *Table[T]) watermarks(ctx context.Context, adm *kadm.Client) (targets ma
 // apply applies one record; it runs on the Run goroutine only.
 func (t *Table[T]) apply(r *kgo.Record) {
 	t.m.records.Inc()
-	t.progMu.Lock()
-	t.next[r.Partition] = r.Offset + 1
-	t.applied++
-	t.progMu.Unlock()
+	// Progress moves only once the record is applied and its subscribers
+	// told, so that Sync never returns before the table holds the record.
+	defer func() {
+		t.progMu.Lock()
+		t.next[r.Partition] = r.Offset + 1
+		t.applied++
+		t.progMu.Unlock()
+	}()
 	if r.Attrs.IsControl() {
 		return
 	}
