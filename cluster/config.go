@@ -26,6 +26,10 @@ type Config struct {
 	// HTTP is the node's HTTP address, advertised to peers for the
 	// cluster view. Optional.
 	HTTP string
+	// Advertise is the host peers reach this node at, when it binds a
+	// wildcard address (0.0.0.0) or sits behind NAT: a pod IP or a DNS
+	// name. Empty advertises the bind hosts.
+	Advertise string
 	// Join lists seed gossip addresses. Empty starts a new cluster.
 	Join []string
 	// JoinTimeout bounds the seed-join retries at start.
@@ -86,6 +90,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "cluster name; nodes of other clusters are ignored")
 	fs.StringVar(&c.Gossip, "gossip", c.Gossip, "memberlist gossip address host:port")
 	fs.StringVar(&c.Remote, "remote", c.Remote, "actor remoting (gRPC) address host:port")
+	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "host that peers and clients reach this node at (needed when binding 0.0.0.0)")
 	fs.Func("join", "comma-separated gossip addresses of seed nodes", func(s string) error {
 		c.Join = splitList(s)
 		return nil
@@ -112,6 +117,15 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := SplitHostPort(c.Remote); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: remote: %w", err))
+	}
+	rh, rp, _ := SplitHostPort(c.Remote)
+	gh, _, _ := SplitHostPort(c.Gossip)
+	wildcard := func(h string) bool { return h == "0.0.0.0" || h == "::" || h == "[::]" }
+	if c.Advertise == "" && (wildcard(rh) || wildcard(gh)) {
+		errs = append(errs, errors.New("cluster: binding a wildcard address (0.0.0.0) needs --advertise HOST, the address peers reach this node at"))
+	}
+	if c.Advertise != "" && rp == 0 {
+		errs = append(errs, errors.New("cluster: --advertise needs a fixed --remote port"))
 	}
 	for _, j := range c.Join {
 		if _, _, err := SplitHostPort(j); err != nil {

@@ -96,14 +96,18 @@ func (n *Node) startRuntime() (err error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return paLogger }),
 	))
 	maxB := n.cfg.MaxMessageBytes
-	rc := remote.Configure(host, n.remotePort,
+	ropts := []remote.ConfigOption{
 		remote.WithServerOptions(grpc.MaxRecvMsgSize(maxB), grpc.MaxSendMsgSize(maxB)),
 		remote.WithDialOptions(
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxB), grpc.MaxCallSendMsgSize(maxB)),
 		),
 		remote.WithEndpointWriterBatchSize(n.cfg.WriterBatch),
-	)
+	}
+	if n.cfg.Advertise != "" {
+		ropts = append(ropts, remote.WithAdvertisedHost(net.JoinHostPort(n.cfg.Advertise, strconv.Itoa(n.remotePort))))
+	}
+	rc := remote.Configure(host, n.remotePort, ropts...)
 	lk := newLookup(n, n.cfg.ActivationTimeout, n.logger)
 	prov := newProvider(cfg, n.logger, n.cfg.HTTP)
 	cc := pcluster.Configure(n.cfg.ClusterName, prov, lk, rc,
@@ -292,6 +296,9 @@ func (n *Node) RemoteAddr() string {
 // GossipAddr is the memberlist address host:port.
 func (n *Node) GossipAddr() string {
 	h, _, _ := SplitHostPort(n.cfg.Gossip)
+	if n.cfg.Advertise != "" {
+		h = n.cfg.Advertise
+	}
 	return net.JoinHostPort(h, strconv.Itoa(n.gossipPort))
 }
 

@@ -138,6 +138,17 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 	mc.BindAddr = gHost
 	mc.BindPort = gPort
 	mc.AdvertisePort = gPort
+	if adv := p.cfg.Advertise; adv != "" {
+		ip := net.ParseIP(adv)
+		if ip == nil {
+			ips, err := net.LookupIP(adv)
+			if err != nil || len(ips) == 0 {
+				return fmt.Errorf("cluster: advertise %q: %v", adv, err)
+			}
+			ip = ips[0]
+		}
+		mc.AdvertiseAddr = ip.String()
+	}
 	mc.ProbeInterval = p.cfg.ProbeInterval
 	mc.ProbeTimeout = p.cfg.ProbeTimeout
 	mc.SuspicionMult = p.cfg.SuspicionMult

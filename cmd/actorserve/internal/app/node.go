@@ -120,9 +120,11 @@ type Node struct {
 	ingressDone   chan struct{}
 	httpSrv       *http.Server
 	httpAddr      string
-	cancel        context.CancelFunc
-	wg            sync.WaitGroup
-	once          sync.Once
+	// httpAdvertised is the HTTP address peers and clients are told.
+	httpAdvertised string
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+	once           sync.Once
 }
 
 // decodeDescriptor is the control table's decoder: the record key must be
@@ -182,6 +184,11 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	n.httpAddr = ln.Addr().String()
 	cfg.Cluster.HTTP = n.httpAddr
+	if cfg.Cluster.Advertise != "" {
+		_, port, _ := net.SplitHostPort(n.httpAddr)
+		cfg.Cluster.HTTP = net.JoinHostPort(cfg.Cluster.Advertise, port)
+	}
+	n.httpAdvertised = cfg.Cluster.HTTP
 
 	reg := prometheus.NewRegistry()
 	table, err := control.NewTable(cfg.Control, decodeDescriptor, logger, reg)
@@ -322,6 +329,10 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.httpAddr }
+
+// AdvertisedHTTP is the HTTP address clients are told (the listen address
+// unless --advertise is set).
+func (n *Node) AdvertisedHTTP() string { return n.httpAdvertised }
 
 // WaitReady waits until the descriptor table has loaded the control topic.
 func (n *Node) WaitReady(ctx context.Context) error { return n.Table.WaitReady(ctx) }

@@ -76,12 +76,30 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'actorserve COMMAND -h' for a command's flags. Every flag can also be set as ACTORSERVE_<FLAG> (for example ACTORSERVE_HTTP=127.0.0.1:8081); flags win.")
 }
 
-// parse parses args, then fills every flag not given from ACTORSERVE_<NAME>.
+// parse parses args (flags may come before or after positional
+// arguments), then fills every flag not given from ACTORSERVE_<NAME>.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", ErrUsage, err)
 		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			positional = append(positional, rest[1:]...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	// Leave the positional arguments where fs.Args() finds them.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	set := map[string]bool{}
@@ -144,7 +162,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "node %s: http://%s gossip %s remote %s\n", cfg.Cluster.Name, n.HTTPAddr(), n.Cluster.GossipAddr(), n.Cluster.RemoteAddr())
+	fmt.Fprintf(stdout, "node %s: http://%s gossip %s remote %s\n", cfg.Cluster.Name, n.AdvertisedHTTP(), n.Cluster.GossipAddr(), n.Cluster.RemoteAddr())
 	<-ctx.Done()
 	return n.Shutdown(context.Background())
 }
