@@ -463,9 +463,12 @@ func TestKubernetes(t *testing.T) {
 	if env["POD_IP"] != "(status.podIP)" || env["ACTORSERVE_NAME"] != "(metadata.name)" {
 		t.Errorf("POD_IP and ACTORSERVE_NAME must come from the pod: %v", env)
 	}
+	if env["ACTORSERVE_ADVERTISE"] != "$(POD_IP)" {
+		t.Errorf("ACTORSERVE_ADVERTISE = %q: peers must be told the pod IP", env["ACTORSERVE_ADVERTISE"])
+	}
 	for flag, name := range map[string]string{"ACTORSERVE_HTTP": "http", "ACTORSERVE_REMOTE": "remote", "ACTORSERVE_GOSSIP": "gossip-tcp"} {
-		if !strings.HasPrefix(env[flag], "$(POD_IP):") {
-			t.Errorf("%s = %q: a node advertises what it binds, so it must bind the pod IP", flag, env[flag])
+		if !strings.HasPrefix(env[flag], "0.0.0.0:") && !strings.HasPrefix(env[flag], "$(POD_IP):") {
+			t.Errorf("%s = %q: bind every interface (or the pod IP)", flag, env[flag])
 		}
 		if port(t, env[flag]) != ports[name] {
 			t.Errorf("%s listens on %d, the container port %s is %d", flag, port(t, env[flag]), name, ports[name])
