@@ -119,10 +119,11 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("cluster: remote: %w", err))
 	}
 	rh, rp, _ := SplitHostPort(c.Remote)
-	gh, _, _ := SplitHostPort(c.Gossip)
 	wildcard := func(h string) bool { return h == "0.0.0.0" || h == "::" || h == "[::]" }
-	if c.Advertise == "" && (wildcard(rh) || wildcard(gh)) {
-		errs = append(errs, errors.New("cluster: binding a wildcard address (0.0.0.0) needs --advertise HOST, the address peers reach this node at"))
+	// memberlist picks an interface address for a wildcard gossip bind by
+	// itself; actor remoting would advertise the wildcard.
+	if c.Advertise == "" && wildcard(rh) {
+		errs = append(errs, errors.New("cluster: a wildcard --remote address (0.0.0.0) needs --advertise HOST, the address peers reach this node at"))
 	}
 	if c.Advertise != "" && rp == 0 {
 		errs = append(errs, errors.New("cluster: --advertise needs a fixed --remote port"))
