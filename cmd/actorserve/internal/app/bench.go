@@ -123,15 +123,19 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	if err := r.produce(ctx, cfg.Events, 0, nil); err != nil {
 		return BenchResult{}, err
 	}
-	start := time.Now()
 	if err := r.startProcessor(ctx, mode, nodes); err != nil {
 		return BenchResult{}, err
 	}
 	defer r.stop()
-	if err := r.await(ctx, cfg.Events, nil); err != nil {
+	span, err := r.await(ctx, cfg.Events, nil)
+	if err != nil {
 		return BenchResult{}, err
 	}
-	res := BenchResult{Name: name, EventsPerSec: float64(cfg.Events) / time.Since(start).Seconds()}
+	// Throughput is measured between the first and the last output
+	// record's own timestamps, so that neither the processor's start-up
+	// (joining the group; a node also joins the cluster) nor the reader's
+	// speed counts.
+	res := BenchResult{Name: name, EventsPerSec: float64(cfg.Events-1) / span.Seconds()}
 
 	// Latency at half the measured maximum rate.
 	res.Rate = res.EventsPerSec / 2
@@ -140,11 +144,12 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	var mu sync.Mutex
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- r.await(ctx, cfg.Events+n, func(sent time.Time) {
+		_, err := r.await(ctx, cfg.Events+n, func(sent time.Time) {
 			mu.Lock()
 			lat = append(lat, time.Since(sent))
 			mu.Unlock()
 		})
+		readErr <- err
 	}()
 	if err := r.produce(ctx, n, res.Rate, nil); err != nil {
 		return res, err
@@ -228,24 +233,34 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-// await reads the output topic from the start until total records.
-func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Time)) error {
+// await reads the output topic from the start until total records and
+// returns the span between the earliest and the latest record timestamp.
+func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Time)) (time.Duration, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	got := 0
+	var first, last time.Time
 	for got < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return fmt.Errorf("read %d of %d outputs: %w", got, total, ctx.Err())
+			return 0, fmt.Errorf("read %d of %d outputs: %w", got, total, ctx.Err())
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			got++
+			if got <= total {
+				if first.IsZero() || rec.Timestamp.Before(first) {
+					first = rec.Timestamp
+				}
+				if rec.Timestamp.After(last) {
+					last = rec.Timestamp
+				}
+			}
 			if each != nil && got > r.cfg.Events {
 				if ns, ok := sentTime(rec.Value); ok {
 					each(time.Unix(0, ns))
@@ -253,7 +268,7 @@ func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Tim
 			}
 		})
 	}
-	return nil
+	return max(last.Sub(first), time.Millisecond), nil
 }
 
 // sentTime finds "t<unixnano>" (the event id) in a record value.
