@@ -11,6 +11,9 @@ var (
 	descModelMailbox = prometheus.NewDesc("actorserve_model_mailbox", "Requests waiting in a model actor's mailbox.", []string{"model"}, nil)
 	descModelVersion = prometheus.NewDesc("actorserve_model_version", "Version of the model an active actor serves.", []string{"model"}, nil)
 	descActive       = prometheus.NewDesc("actorserve_active_models", "Model actors active on this node.", nil, nil)
+	descUpdates      = prometheus.NewDesc("actorserve_learning_updates_total", "Labelled examples an online model learned from (restored checkpoints included).", []string{"model"}, nil)
+	descDrifts       = prometheus.NewDesc("actorserve_learning_drifts_total", "Concept drifts an online model's detector found.", []string{"model"}, nil)
+	descAccuracy     = prometheus.NewDesc("actorserve_learning_accuracy", "Prequential accuracy of a model on the labels it received.", []string{"model"}, nil)
 )
 
 // AllModels is the model label used when per-model labels are switched off.
@@ -28,7 +31,7 @@ type collector struct {
 func (h *Host) Collector(maxModels int) prometheus.Collector { return collector{h, maxModels} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descModelEvents, descModelErrors, descModelLatency, descModelMailbox, descModelVersion, descActive} {
+	for _, d := range []*prometheus.Desc{descModelEvents, descModelErrors, descModelLatency, descModelMailbox, descModelVersion, descActive, descUpdates, descDrifts, descAccuracy} {
 		ch <- d
 	}
 }
@@ -53,7 +56,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if perModel {
 			emit(ch, r.id, t)
 			ch <- prometheus.MustNewConstMetric(descModelVersion, prometheus.GaugeValue, float64(t.version), r.id)
+			if ls := t.learning; ls != nil {
+				ch <- prometheus.MustNewConstMetric(descAccuracy, prometheus.GaugeValue, ls.Accuracy, r.id)
+				if ls.Algorithm != "" {
+					ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(ls.Updates), r.id)
+					ch <- prometheus.MustNewConstMetric(descDrifts, prometheus.CounterValue, float64(ls.Drifts), r.id)
+				}
+			}
 			continue
+		}
+		if ls := t.learning; ls != nil && ls.Algorithm != "" {
+			all.updates += ls.Updates
+			all.drifts += ls.Drifts
 		}
 		all.events += t.events
 		all.failures += t.failures
@@ -68,6 +82,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !perModel {
 		emit(ch, AllModels, all)
+		ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.CounterValue, float64(all.updates), AllModels)
+		ch <- prometheus.MustNewConstMetric(descDrifts, prometheus.CounterValue, float64(all.drifts), AllModels)
 	}
 }
 

@@ -197,12 +197,14 @@ type promTotals struct {
 	buckets          [len(PromBuckets) + 1]uint64
 	version          int64
 	pending          int64
+	learning         *msg.LearningStats
+	updates, drifts  int64 // summed when per-model labels are off
 }
 
 func (s *Stats) promTotals() promTotals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := promTotals{events: s.events, failures: s.failures, sumSec: s.sumSec, buckets: s.series.buckets, version: s.version, pending: max(0, s.pending.Load())}
+	t := promTotals{events: s.events, failures: s.failures, sumSec: s.sumSec, buckets: s.series.buckets, version: s.version, pending: max(0, s.pending.Load()), learning: s.learning}
 	if len(s.failBy) > 0 {
 		t.failBy = make(map[string]int64, len(s.failBy))
 		for k, v := range s.failBy {

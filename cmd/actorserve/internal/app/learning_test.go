@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +137,23 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 		t.Fatalf("after failover: restored %d, updates %d; want 400 and 401", after.Learning.Restored, after.Learning.Updates)
 	}
 	t.Logf("after: node %s, restored %d updates, now %d, accuracy %.3f", after.Node, after.Learning.Restored, after.Learning.Updates, after.Learning.Accuracy)
+
+	// The learning block is in the node's Prometheus exposition too.
+	resp, err := http.Get("http://" + other.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`actorserve_learning_updates_total{model="learner"} 401`,
+		`actorserve_learning_drifts_total{model="learner"} 0`,
+		`actorserve_learning_accuracy{model="learner"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // datasetPath finds ../shared/datasets/name beside the repository, or
