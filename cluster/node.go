@@ -53,6 +53,7 @@ type Node struct {
 	gossipPort int
 	fences     atomic.Int64
 	stopped    bool
+	closing    atomic.Bool // set before Close or Kill takes mu, so a fence restart loop gives up
 	done       chan struct{}
 }
 
@@ -126,6 +127,9 @@ func (n *Node) startRuntime() (err error) {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("cluster: start member: %v", r)
 			_ = prov.close()
+			if c.Remote != nil {
+				c.Remote.Shutdown(false) // free the port for the next attempt
+			}
 			sys.Shutdown()
 		}
 	}()
@@ -172,7 +176,7 @@ func (n *Node) fence(old *runtime, reason string) {
 	n.rt.Store(nil)
 	n.shutdownRuntime(old, false)
 	backoff := 200 * time.Millisecond
-	for !n.stopped {
+	for !n.stopped && !n.closing.Load() {
 		err := n.startRuntime()
 		if err == nil {
 			break
@@ -225,6 +229,7 @@ func (n *Node) Leave(timeout time.Duration) {
 // Close stops this node's activations, then the actor system, remoting and
 // memberlist. Call Leave first for a graceful departure.
 func (n *Node) Close() error {
+	n.closing.Store(true)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {
@@ -244,6 +249,7 @@ func (n *Node) Close() error {
 // Kill stops the node abruptly, without telling the cluster (tests use it
 // to simulate a crash in-process).
 func (n *Node) Kill() {
+	n.closing.Store(true)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped {

@@ -280,6 +280,13 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.deployMu.Lock()
 	defer s.deployMu.Unlock()
+	// The version number comes from the table: catch it up with deploys
+	// made through other nodes first.
+	sctx, scancel := context.WithTimeout(r.Context(), 2*time.Second)
+	if err := s.d.Table.Sync(sctx); err != nil {
+		s.logger.Warn("deploy: descriptor table not caught up; the version may repeat one deployed elsewhere a moment ago", "model", id, "err", err)
+	}
+	scancel()
 	var prev int64
 	if old, ok := s.d.Table.Get(id); ok {
 		prev = old.Version

@@ -25,8 +25,9 @@ const (
 	encMsgpack
 )
 
-// MaxEventBytes bounds one input record's value.
-const MaxEventBytes = 4 << 20
+// MaxEventBytes bounds one input record's value (Kafka's default largest
+// message is 1 MB).
+const MaxEventBytes = 1 << 20
 
 var errDecode = errors.New("decode")
 

@@ -355,6 +355,12 @@ func appendPredictionJSON(b []byte, p *outPrediction, labels []string, user []by
 		}
 		b = append(b, `"scores":{`...)
 		keys := labels
+		for _, k := range keys {
+			if _, ok := p.Prediction.Scores[k]; !ok {
+				keys = nil // not this prediction's labels
+				break
+			}
+		}
 		if len(keys) != len(p.Prediction.Scores) {
 			keys = make([]string, 0, len(p.Prediction.Scores))
 			for k := range p.Prediction.Scores {

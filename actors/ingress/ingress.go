@@ -56,6 +56,7 @@ type PartitionStats struct {
 type counters struct {
 	events, predictions, skipped, pauses atomic.Int64
 	feedback, unmatched                  atomic.Int64
+	deadLetterFailed                     atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
 }
@@ -284,8 +285,10 @@ func (in *Ingress) commitAll(ctx context.Context, parts []*partition) {
 		in.mu.Unlock()
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	byTP := map[tp]*partition{}
 	for _, p := range parts {
-		if eo, ok := p.takeCommit(); ok {
+		if eo, ok := p.toCommit(); ok {
+			byTP[tp{p.topic, p.id}] = p
 			if offsets[p.topic] == nil {
 				offsets[p.topic] = map[int32]kgo.EpochOffset{}
 			}
@@ -305,7 +308,11 @@ func (in *Ingress) commitAll(ctx context.Context, parts []*partition) {
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
-					in.logger.Warn("commit offset refused", "topic", t.Topic, "partition", p.Partition, "code", p.ErrorCode)
+					in.logger.Warn("commit offset refused; retried at the next commit", "topic", t.Topic, "partition", p.Partition, "code", p.ErrorCode)
+					continue
+				}
+				if part := byTP[tp{t.Topic, p.Partition}]; part != nil {
+					part.committedAt(offsets[t.Topic][p.Partition].Offset)
 				}
 			}
 		}
@@ -370,6 +377,7 @@ func (in *Ingress) detach(m map[string][]int32) []*partition {
 
 func (in *Ingress) finish(parts []*partition, m map[string][]int32) {
 	for _, p := range parts {
+		p.cancel()
 		close(p.stop)
 		<-p.done
 	}

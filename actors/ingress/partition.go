@@ -78,6 +78,11 @@ type partition struct {
 	stop      chan struct{}
 	done      chan struct{}
 	inflight  atomic.Int64
+	// ctx bounds this partition's produce calls: cancelled when the
+	// partition is revoked or the ingress stops, so a worker blocked on a
+	// full producer buffer always returns.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	pmu    sync.Mutex
 	paused bool
@@ -104,6 +109,7 @@ func newPartition(in *Ingress, topic string, id int32) *partition {
 	}
 	p.processed.Store(-1)
 	p.hwm.Store(-1)
+	p.ctx, p.cancel = context.WithCancel(in.base)
 	return p
 }
 
@@ -186,16 +192,22 @@ func (p *partition) drain(ctx context.Context) bool {
 	return true
 }
 
-// takeCommit returns the processed offset if it advanced since the last
-// call.
-func (p *partition) takeCommit() (kgo.EpochOffset, bool) {
+// toCommit returns the processed offset if it is ahead of what Kafka
+// acknowledged as committed.
+func (p *partition) toCommit() (kgo.EpochOffset, bool) {
 	p.cmu.Lock()
 	defer p.cmu.Unlock()
 	if !p.hasCommit || p.commit.Offset <= p.committed {
 		return kgo.EpochOffset{}, false
 	}
-	p.committed = p.commit.Offset
 	return p.commit, true
+}
+
+// committedAt records an offset Kafka acknowledged.
+func (p *partition) committedAt(offset int64) {
+	p.cmu.Lock()
+	p.committed = max(p.committed, offset)
+	p.cmu.Unlock()
 }
 
 func (p *partition) run() {
@@ -424,8 +436,8 @@ func (p *partition) handle(r *batchResult) {
 			out.User = user
 		}
 		var labels []string
-		if desc != nil {
-			labels = desc.Labels
+		if desc != nil && desc.Version == r.resp.Version {
+			labels = desc.Labels // the score order; another version may name other labels
 		}
 		p.producePrediction(it.e, &out, labels)
 	}
@@ -445,10 +457,16 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 	if e.enc == encMsgpack {
 		rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
 	}
-	p.in.producer.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
 		if err != nil {
-			p.in.logger.Error("produce prediction", "model", out.Model, "topic", rec.Topic, "err", err)
-			return // not acknowledged: the event stays uncommitted and is read again
+			if !permanent(err) {
+				return // stopping: the event stays uncommitted and is read again
+			}
+			// Kafka refused the record for good (too large, not
+			// authorised): the event gets a dead letter instead.
+			p.in.logger.Error("prediction refused by Kafka; writing a dead letter", "model", out.Model, "topic", rec.Topic, "err", err)
+			p.deadLetterAsync(e, out.Model, msg.CodeModelError, "prediction not written: "+err.Error())
+			return
 		}
 		p.in.stats.predictions.Add(1)
 		p.ack(e)
@@ -474,16 +492,44 @@ func (p *partition) deadLetter(e *entry, model, reason, text string, outputs int
 	if model != "" {
 		hs = append(hs, kgo.RecordHeader{Key: "model", Value: []byte(model)})
 	}
-	rec := &kgo.Record{Topic: p.in.cfg.DeadLetter, Key: e.rec.Key, Value: e.rec.Value, Headers: hs}
+	value := e.rec.Value
+	if len(value) > MaxDeadLetterValue {
+		// Keep the dead letter writable; the original stays in the input
+		// topic at source-offset.
+		hs = append(hs, kgo.RecordHeader{Key: "value-truncated", Value: []byte(strconv.Itoa(len(value)))})
+		value = value[:MaxDeadLetterValue]
+	}
+	rec := &kgo.Record{Topic: p.in.cfg.DeadLetter, Key: e.rec.Key, Value: value, Headers: hs}
 	p.in.stats.deadLetter(reason)
 	p.in.logger.Debug("dead letter", "reason", reason, "err", text, "topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset)
-	p.in.producer.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
 		if err != nil {
-			p.in.logger.Error("produce dead letter", "reason", reason, "err", err)
-			return
+			if !permanent(err) {
+				return // stopping: the event stays uncommitted and is read again
+			}
+			// Refused for good: log enough to find the event, and move on
+			// rather than hold the partition's offsets forever.
+			p.in.stats.deadLetterFailed.Add(1)
+			p.in.logger.Error("dead letter refused by Kafka; the event is skipped", "reason", reason, "err", err,
+				"topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset)
 		}
 		p.ack(e)
 	})
+}
+
+// deadLetterAsync is deadLetter from a producer callback, which must not
+// block: it runs on its own goroutine.
+func (p *partition) deadLetterAsync(e *entry, model, reason, text string) {
+	go p.deadLetter(e, model, reason, text, 0)
+}
+
+// MaxDeadLetterValue bounds the original value a dead letter carries.
+const MaxDeadLetterValue = 256 << 10
+
+// permanent says whether a produce error will not go away by itself (the
+// client retries everything else until it is closed).
+func permanent(err error) bool {
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, kgo.ErrClientClosed)
 }
 
 func (p *partition) ack(e *entry) {

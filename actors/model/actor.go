@@ -24,6 +24,10 @@ type refresh struct{}
 // (before the node leaves the cluster). Local only.
 type checkpointNow struct{}
 
+// checkpointFailed tells the actor that Kafka refused a checkpoint, so the
+// next one is not skipped. Local only.
+type checkpointFailed struct{}
+
 // modelActor is the grain of one deployed model.
 type modelActor struct {
 	h      *Host
@@ -66,6 +70,9 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		a.predict(ctx, m)
 	case refresh:
 		a.refresh(ctx)
+	case checkpointFailed:
+		a.sinceCheckpoint = max(a.sinceCheckpoint, 1)
+		a.checkpoints--
 	case checkpointNow:
 		if a.stats != nil {
 			a.checkpoint(ctx, "leave")
@@ -128,7 +135,13 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 	}
 	c := &state.Checkpoint{Model: a.id, Version: a.desc.Version, Epoch: a.epoch, Node: a.h.nodeName,
 		Updates: int64(a.online.Stats().Updates), At: time.Now().UTC(), State: b}
-	if err := a.h.ckpt.Save(c, nil); err != nil {
+	sys, self := ctx.ActorSystem(), ctx.Self()
+	failed := func(err error) {
+		if err != nil {
+			sys.Root.Send(self, checkpointFailed{}) // try again at the next chance
+		}
+	}
+	if err := a.h.ckpt.Save(c, failed); err != nil {
 		if errors.Is(err, state.ErrStale) {
 			a.logger.Warn("another activation of this model checkpointed newer state; stopping this one", "err", err)
 			a.online = nil // never write again

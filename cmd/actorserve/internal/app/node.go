@@ -33,6 +33,12 @@ import (
 	"github.com/actorserve/actorserve/serving/xgboost"
 )
 
+// MaxRecordBytes is the largest record a node writes to the control and
+// state topics (descriptors with inline model bytes, learned state). The
+// topics must accept it: the embedded broker's do; on Kafka set the topics'
+// max.message.bytes.
+const MaxRecordBytes = 16 << 20
+
 // NodeConfig is everything one node needs.
 type NodeConfig struct {
 	Cluster         cluster.Config
@@ -205,7 +211,9 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		}
 	}()
 
-	n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0))
+	// Descriptors with inline model bytes and learned-state checkpoints can
+	// be larger than a producer batch's default 1 MB.
+	n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0), kgo.ProducerBatchMaxBytes(MaxRecordBytes))
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
@@ -243,6 +251,12 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	// Join only with the descriptor table loaded: a model placed on this
+	// node the moment it joins must find its descriptor.
+	if err := table.WaitReady(ctx); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("read the control topic: %w", err)
 	}
 	if err := n.Cluster.Start(ctx); err != nil {
 		ln.Close()
@@ -387,6 +401,9 @@ func leaveTimeout(ctx context.Context) time.Duration {
 // Tests use it to simulate SIGKILL in-process.
 func (n *Node) Kill() {
 	n.once.Do(func() {
+		if n.ingressCancel != nil {
+			n.ingressCancel()
+		}
 		if n.Cluster != nil {
 			n.Cluster.Kill()
 		}
