@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -214,8 +215,18 @@ func (a *modelActor) refresh(ctx actor.Context) {
 
 func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 	if a.model == nil {
-		// The table may have caught up since activation.
-		if d, ok := a.h.descs.Get(a.id); ok && (a.desc == nil || d.Version != a.desc.Version) {
+		// The table may have caught up since activation; if it still lacks
+		// the model, it may have been deployed through another node a
+		// moment ago: catch the table up once before saying unknown.
+		d, ok := a.h.descs.Get(a.id)
+		if s, canSync := a.h.descs.(syncer); !ok && canSync {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if s.Sync(sctx) == nil {
+				d, ok = a.h.descs.Get(a.id)
+			}
+			cancel()
+		}
+		if ok && (a.desc == nil || d.Version != a.desc.Version) {
 			a.load(d)
 		}
 	}
@@ -459,6 +470,11 @@ func safePredict(m serving.Model, x []float64) (p serving.Prediction, err error)
 		}
 	}()
 	return m.Predict(x)
+}
+
+// syncer is a descriptor table that can catch up with the control topic.
+type syncer interface {
+	Sync(ctx context.Context) error
 }
 
 // codeOf maps a serving error to its stable reason code.
