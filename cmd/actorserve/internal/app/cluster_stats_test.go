@@ -146,8 +146,10 @@ func TestClusterStatsMerge(t *testing.T) {
 	if !l.Partial || len(l.Missing) != 1 || l.Missing[0] != "n3" {
 		t.Fatalf("after the kill: partial %v missing %v", l.Partial, l.Missing)
 	}
-	if took > 3*time.Second {
-		t.Fatalf("partial answer took %s with a 1 s query deadline", took)
+	// Without the deadline the query would wait for the dead member up to
+	// the 10 s request timeout.
+	if took > 5*time.Second {
+		t.Fatalf("partial answer took %s with a 1 s query deadline: the deadline was not honoured", took)
 	}
 	t.Logf("partial answer naming n3 in %s", took.Round(time.Millisecond))
 	// Once n3 is declared dead and its models re-activate on the
