@@ -1,8 +1,6 @@
 package onnx
 
 import (
-	"context"
-	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -46,20 +44,9 @@ func Register(r *serving.Registry) { r.Register(Format, Load) }
 // with one output column is a regressor unless d.Labels has two labels (then the column is
 // the probability of the second). Errors wrap [serving.ErrInvalidModel].
 func Load(d *serving.Descriptor) (serving.Model, error) {
-	if d == nil {
-		return nil, loadErr("descriptor is nil")
-	}
-	if len(d.Data) == 0 && d.Location == "" {
-		return nil, loadErr("model %q: data is missing; want the base64 of the .onnx file, or a location", d.ID)
-	}
-	if len(d.Data) > MaxModelBytes/3*4+8 {
-		return nil, loadErr("model %q: data is %d bytes of base64, over the limit of %d model bytes", d.ID, len(d.Data), MaxModelBytes)
-	}
-	// Inline base64 data, or a file:// or http(s):// location checked
-	// against its sha256.
-	b, err := source.ModelBytes(context.Background(), d, source.Options{MaxBytes: MaxModelBytes, MaxInlineBytes: MaxModelBytes})
+	b, err := source.Load(d, "onnx", "the base64 of the .onnx file", MaxModelBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w: onnx: %w", serving.ErrInvalidModel, err)
+		return nil, err
 	}
 	m, err := parse(b)
 	if err != nil {

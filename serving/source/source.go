@@ -321,3 +321,29 @@ func readLimited(r io.Reader, size, limit int64, d *serving.Descriptor, u *url.U
 	}
 	return buf.Bytes(), nil
 }
+
+// Load is the common start of a format's loader: it checks that d names
+// model bytes (inline data or a location) within max bytes and reads them.
+// Errors wrap serving.ErrInvalidModel and read "FORMAT: model "ID": ...";
+// what says what the bytes should be ("the base64 of model.txt").
+func Load(d *serving.Descriptor, format, what string, max int64) ([]byte, error) {
+	fail := func(msg string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", serving.ErrInvalidModel, format, fmt.Sprintf(msg, args...))
+	}
+	if d == nil {
+		return nil, fail("descriptor is nil")
+	}
+	if len(d.Data) == 0 && d.Location == "" {
+		return nil, fail("model %q: data is missing; want %s, or a location", d.ID, what)
+	}
+	if int64(len(d.Data)) > max/3*4+8 {
+		return nil, fail("model %q: data is %d bytes of base64, over the limit of %d model bytes", d.ID, len(d.Data), max)
+	}
+	// Inline base64 data, or a file:// or http(s):// location checked
+	// against its sha256.
+	b, err := ModelBytes(context.Background(), d, Options{MaxBytes: max, MaxInlineBytes: max})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", serving.ErrInvalidModel, format, err)
+	}
+	return b, nil
+}

@@ -1,7 +1,6 @@
 package xgboost
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -114,20 +113,9 @@ func loadErr(format string, args ...any) error {
 // labels: d.Labels names them in class order, or is empty for "0", "1", .... Regression
 // objectives take no labels. Errors wrap [serving.ErrInvalidModel] and say what is wrong.
 func Load(d *serving.Descriptor) (serving.Model, error) {
-	if d == nil {
-		return nil, loadErr("descriptor is nil")
-	}
-	if len(d.Data) == 0 && d.Location == "" {
-		return nil, loadErr("model %q: data is missing; want the base64 of the save_model(\"model.json\") file, or a location", d.ID)
-	}
-	if len(d.Data) > MaxModelBytes/3*4+8 {
-		return nil, loadErr("model %q: data is %d bytes of base64, over the limit of %d model bytes", d.ID, len(d.Data), MaxModelBytes)
-	}
-	// Inline base64 data, or a file:// or http(s):// location checked
-	// against its sha256.
-	b, err := source.ModelBytes(context.Background(), d, source.Options{MaxBytes: MaxModelBytes, MaxInlineBytes: MaxModelBytes})
+	b, err := source.Load(d, "xgboost", "the base64 of the save_model(\"model.json\") file", MaxModelBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w: xgboost: %w", serving.ErrInvalidModel, err)
+		return nil, err
 	}
 	m, err := parse(b)
 	if err != nil {
