@@ -210,3 +210,58 @@ func BenchmarkListModels10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/list")
 }
+
+// TestNewVersionAcrossNodes: a new descriptor version published through
+// one node reaches the active actor on whichever node hosts it; the model
+// then reports the new version with fresh stats.
+func TestNewVersionAcrossNodes(t *testing.T) {
+	nodes, _ := startTestCluster(t, 3, nil)
+	putModel(t, nodes[0].HTTPAddr(), "swap", regressionModel(2)) // 2*x0 - x1 + 1
+	for i := 0; i < 3; i++ {
+		if err := predictHTTP(nodes[1].HTTPAddr(), "swap", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v2 := regressionModel(5)
+	v2["version"] = 2
+	start := time.Now()
+	putModel(t, nodes[2].HTTPAddr(), "swap", v2) // 5*x0 - x1 + 1
+	var took time.Duration
+	v1Polls := 0
+	clustertest.Eventually(t, 10*time.Second, func() error {
+		out := postJSON(t, "http://"+nodes[1].HTTPAddr()+"/v1/models/swap/predict", map[string]any{"features": map[string]float64{"x0": 1, "x1": 1}})
+		var p struct {
+			Version    int64 `json:"version"`
+			Prediction struct {
+				Value float64 `json:"value"`
+			} `json:"prediction"`
+		}
+		_ = json.Unmarshal(out, &p)
+		if p.Version != 2 || p.Prediction.Value != 5 {
+			v1Polls++
+			return fmt.Errorf("version %d value %v", p.Version, p.Prediction.Value)
+		}
+		took = time.Since(start)
+		return nil
+	})
+	t.Logf("version 2 served %s after the PUT through another node", took.Round(time.Millisecond))
+	var m struct {
+		Version  int64 `json:"version"`
+		Usage    int64 `json:"usage"`
+		Previous *struct {
+			Version int64 `json:"version"`
+			Usage   int64 `json:"usage"`
+		} `json:"previous"`
+	}
+	resp, err := http.Get("http://" + nodes[0].HTTPAddr() + "/v1/models/swap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != 2 || m.Usage != 1 || m.Previous == nil || m.Previous.Version != 1 || m.Previous.Usage != int64(3+v1Polls) {
+		t.Fatalf("stats after the swap: %+v previous %+v; want version 2 with 1 use, previous version 1 with %d", m, m.Previous, 3+v1Polls)
+	}
+}
