@@ -268,3 +268,28 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return nil
 }
+
+// runHealth asks a node's /readyz (or /livez with --live) and fails when it
+// does not answer 200: a probe for images without a shell or curl.
+func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var h httpFlags
+	h.register(fs)
+	live := fs.Bool("live", false, "check liveness (/livez) instead of readiness (/readyz)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	path := "/readyz"
+	if *live {
+		path = "/livez"
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := call(ctx, http.MethodGet, h.url(path), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

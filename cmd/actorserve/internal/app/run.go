@@ -39,6 +39,7 @@ func init() {
 		"deploy":  {"publish a model descriptor file through a node's HTTP API", runDeploy},
 		"models":  {"list the models of the cluster, or show one", runModels},
 		"cluster": {"show the cluster's members", runCluster},
+		"health":  {"exit 0 when a node is ready (or --live), for container probes", runHealth},
 		"version": {"print the build version", runVersion},
 		"send":    {"produce events from a JSONL or CSV file to Kafka", runSend},
 		"eval":    {"prequential evaluation of online learners on a CSV file, locally or through the cluster", runEval},

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +49,35 @@ func TestParseFlagsAnywhere(t *testing.T) {
 	fs.Int("n", 0, "")
 	if err := parse(fs, []string{"x", "--n", "notanumber"}); !errors.Is(err, ErrUsage) {
 		t.Fatalf("bad value: %v, want ErrUsage", err)
+	}
+}
+
+// TestHealthCommand: `actorserve health` succeeds on 200 and fails with
+// the server's reason otherwise.
+func TestHealthCommand(t *testing.T) {
+	ready := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/livez":
+			w.WriteHeader(200)
+		case r.URL.Path == "/readyz" && ready:
+			w.WriteHeader(200)
+		default:
+			w.WriteHeader(503)
+			_, _ = w.Write([]byte(`{"error":"node is shutting down","code":"draining"}`))
+		}
+	}))
+	defer srv.Close()
+	var out strings.Builder
+	if err := Run(t.Context(), []string{"health", "--http", srv.URL}, &out, io.Discard); err != nil || strings.TrimSpace(out.String()) != "ok" {
+		t.Fatalf("ready node: %v %q", err, out.String())
+	}
+	ready = false
+	err := Run(t.Context(), []string{"health", "--http", srv.URL}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "draining") {
+		t.Fatalf("draining node: %v", err)
+	}
+	if err := Run(t.Context(), []string{"health", "--live", "--http", srv.URL}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("live check: %v", err)
 	}
 }
