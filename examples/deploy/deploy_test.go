@@ -320,7 +320,7 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s publishes %s, want %s (the HTTP port)", name, got, want)
 		}
 		hc := list(t, c, "services", name, "healthcheck", "test")
-		if fmt.Sprint(hc) != fmt.Sprintf("[CMD /actorserve cluster --http %s]", env["ACTORSERVE_HTTP"]) {
+		if fmt.Sprint(hc) != fmt.Sprintf("[CMD /actorserve health --http %s]", env["ACTORSERVE_HTTP"]) {
 			t.Errorf("%s healthcheck %v does not ask its own HTTP address", name, hc)
 		}
 	}
