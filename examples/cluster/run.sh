@@ -29,37 +29,9 @@ WORK=${WORK:-$(mktemp -d -t actorserve-cluster.XXXXXX)}
 MODELS=6
 BROKER=127.0.0.1:$BROKER_PORT
 
-say() { echo "== $*"; }
-die() {
-	echo "FAILED: $*" >&2
-	exit 1
-}
-
-mkdir -p "$WORK"
-: >"$WORK/pids"
+# say, die, and the trap that stops every PID in $WORK/pids on exit.
+. "$ROOT/examples/internal/lib.sh"
 declare -A PID HTTP
-
-# Stop everything we started: SIGTERM (a graceful leave), SIGKILL for what
-# is still running 15 s later.
-cleanup() {
-	local code=$? pids alive p i
-	set +e
-	trap - EXIT INT TERM
-	pids=$(cat "$WORK/pids" 2>/dev/null)
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for i in $(seq 150); do
-		alive=""
-		for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	say "stopped everything this script started ($(echo "$pids" | wc -w) processes); logs in $WORK"
-	exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # start NAME ARGS...: run actorserve in the background, log to $WORK/NAME.log.
 start() {
