@@ -189,7 +189,15 @@ func DecodeDescriptor(b []byte) (*Descriptor, error) {
 		case "output":
 			return decodeStringMap(val, key, &d.Output)
 		case "created_at":
-			return decodeField(val, key, &d.CreatedAt)
+			if err := decodeField(val, key, &d.CreatedAt); err != nil {
+				return err
+			}
+			// time.Time parses offsets it cannot write back (+24:00); such a
+			// descriptor could never be published again.
+			if _, err := d.CreatedAt.MarshalJSON(); err != nil {
+				return fmt.Errorf("%w: created_at: %v", ErrInvalidDescriptor, err)
+			}
+			return nil
 		case "options":
 			if isNull(val) {
 				return nil
