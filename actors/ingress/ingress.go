@@ -39,8 +39,12 @@ type Stats struct {
 	Feedback    int64            `json:"feedback"`
 	Unmatched   int64            `json:"unmatched_feedback"`
 	Pauses      int64            `json:"pauses"`
-	InFlight    int64            `json:"in_flight"`
-	Partitions  []PartitionStats `json:"partitions"`
+	// Batches counts batches sent to model actors; CrossNode those that
+	// were answered by an actor on another node.
+	Batches    int64            `json:"batches"`
+	CrossNode  int64            `json:"cross_node_batches"`
+	InFlight   int64            `json:"in_flight"`
+	Partitions []PartitionStats `json:"partitions"`
 }
 
 // PartitionStats describes one owned partition.
@@ -56,6 +60,7 @@ type PartitionStats struct {
 type counters struct {
 	events, predictions, skipped, pauses atomic.Int64
 	feedback, unmatched                  atomic.Int64
+	batches, crossNode                   atomic.Int64
 	deadLetterFailed                     atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
@@ -392,6 +397,7 @@ func (in *Ingress) Stats() Stats {
 		Events: in.stats.events.Load(), Predictions: in.stats.predictions.Load(),
 		Skipped: in.stats.skipped.Load(), Pauses: in.stats.pauses.Load(), DeadLetters: map[string]int64{},
 		Feedback: in.stats.feedback.Load(), Unmatched: in.stats.unmatched.Load(),
+		Batches: in.stats.batches.Load(), CrossNode: in.stats.crossNode.Load(),
 	}
 	in.stats.mu.Lock()
 	for k, v := range in.stats.dead {

@@ -17,11 +17,12 @@ var (
 	descPaused      = prometheus.NewDesc("actorserve_ingress_paused", "1 while a partition is paused by backpressure.", []string{"topic", "partition"}, nil)
 	descOwned       = prometheus.NewDesc("actorserve_ingress_partitions", "Partitions this node owns in the consumer group.", nil, nil)
 	descFeedback    = prometheus.NewDesc("actorserve_feedback_total", "Label-only events read, by whether they matched an earlier prediction.", []string{"matched"}, nil)
+	descBatches     = prometheus.NewDesc("actorserve_ingress_batches_total", "Batches sent to model actors, by whether the actor ran on another node (cross_node=\"true\").", []string{"cross_node"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (in *Ingress) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback} {
+	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches} {
 		ch <- d
 	}
 }
@@ -37,6 +38,8 @@ func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range s.DeadLetters {
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), reason)
 	}
+	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(s.Batches-s.CrossNode), "false")
+	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(s.CrossNode), "true")
 	ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, float64(len(s.Partitions)))
 	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Feedback-s.Unmatched), "true")
 	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Unmatched), "false")

@@ -373,6 +373,10 @@ func (p *partition) handle(r *batchResult) {
 		}
 		return
 	}
+	p.in.stats.batches.Add(1)
+	if r.resp.Node != p.in.node {
+		p.in.stats.crossNode.Add(1)
+	}
 	if len(r.resp.Results) != len(r.items) {
 		for _, it := range r.items {
 			p.deadLetter(it.e, q.id, msg.CodeModelError, "model actor answered a different number of results", 0)

@@ -45,6 +45,7 @@ var wantMetrics = map[string]struct {
 	"actorserve_ingress_events_total":        {dto.MetricType_COUNTER, nil},
 	"actorserve_ingress_skipped_total":       {dto.MetricType_COUNTER, nil},
 	"actorserve_ingress_pauses_total":        {dto.MetricType_COUNTER, nil},
+	"actorserve_ingress_batches_total":       {dto.MetricType_COUNTER, []string{"cross_node"}},
 	"actorserve_ingress_partitions":          {dto.MetricType_GAUGE, nil},
 	"actorserve_ingress_in_flight":           {dto.MetricType_GAUGE, []string{"partition", "topic"}},
 	"actorserve_ingress_lag":                 {dto.MetricType_GAUGE, []string{"partition", "topic"}},
