@@ -19,12 +19,20 @@ import (
 // on each node.
 const ActivatorName = "actorserve-activator"
 
+// ErrRefused means the member asked to activate an identity refused: it
+// does not own the identity in its view of the cluster (views disagree for
+// a moment after a membership change), or does not host the kind.
+var ErrRefused = errors.New("cluster: activation refused")
+
 // ErrNoMember means no member hosts the requested kind (yet).
 var ErrNoMember = errors.New("cluster: no member hosts this kind")
 
 // ring is an immutable rendezvous-hashing view of the members.
 type ring struct {
 	byKind map[string][]ringMember
+	// place maps an identity to its placement key (and the member tag
+	// that must host it); nil places every identity by itself.
+	place PlacementFunc
 }
 
 type ringMember struct {
@@ -32,13 +40,10 @@ type ringMember struct {
 	hash uint64 // FNV-1a state after the address bytes
 }
 
-func newRing(members []*pcluster.Member) *ring {
-	r := &ring{byKind: map[string][]ringMember{}}
+func newRing(members []*pcluster.Member, place PlacementFunc) *ring {
+	r := &ring{byKind: map[string][]ringMember{}, place: place}
 	for _, m := range members {
-		addr := m.Address()
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(addr))
-		rm := ringMember{addr: addr, hash: h.Sum64()}
+		rm := newRingMember(m.Address())
 		for _, k := range m.Kinds {
 			r.byKind[k] = append(r.byKind[k], rm)
 		}
@@ -46,28 +51,91 @@ func newRing(members []*pcluster.Member) *ring {
 	return r
 }
 
-// owner picks the member with the highest score for identity: a pure
-// function of the member set, so every node with the same view agrees.
-func (r *ring) owner(kind, identity string) string {
-	ms := r.byKind[kind]
+func newRingMember(addr string) ringMember {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(addr))
+	return ringMember{addr: addr, hash: h.Sum64()}
+}
+
+// score is member m's rendezvous score for key: FNV-1a continued over the
+// key, then mixed.
+func (m ringMember) score(key string) uint64 {
+	h := m.hash
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+func highest(ms []ringMember, key string) string {
 	var best string
 	var bestScore uint64
 	for _, m := range ms {
-		// FNV-1a continued over the identity, then mixed.
-		h := m.hash
-		for i := 0; i < len(identity); i++ {
-			h ^= uint64(identity[i])
-			h *= 1099511628211
-		}
-		h ^= h >> 33
-		h *= 0xff51afd7ed558ccd
-		h ^= h >> 33
+		h := m.score(key)
 		if best == "" || h > bestScore || (h == bestScore && m.addr > best) {
 			best, bestScore = m.addr, h
 		}
 	}
 	return best
 }
+
+// Rendezvous returns the address among addrs with the highest rendezvous
+// score for key: the same function the identity lookup places grains
+// with, so a Kafka group balancer that assigns partition keys with it
+// agrees with the lookup by construction.
+func Rendezvous(addrs []string, key string) string {
+	ms := make([]ringMember, len(addrs))
+	for i, a := range addrs {
+		ms[i] = newRingMember(a)
+	}
+	return highest(ms, key)
+}
+
+// owner picks the member that hosts identity: a pure function of the
+// member set (and the placement function), so every node with the same
+// view agrees. With a placement function the identity is placed by its
+// placement key, over the members carrying the placement's tag when any
+// do.
+func (r *ring) owner(kind, identity string) string {
+	ms := r.byKind[kind]
+	key := identity
+	if r.place != nil {
+		if k, tag, ok := r.place(kind, identity); ok {
+			key = k
+			if tagged := r.byKind[tag]; tag != "" && len(tagged) > 0 {
+				ms = r.intersect(ms, tagged)
+			}
+		}
+	}
+	return highest(ms, key)
+}
+
+// intersect keeps the members of ms that are also in tagged (both are
+// short: one entry per node).
+func (r *ring) intersect(ms, tagged []ringMember) []ringMember {
+	out := make([]ringMember, 0, len(tagged))
+	for _, t := range tagged {
+		for _, m := range ms {
+			if m.addr == t.addr {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ms
+	}
+	return out
+}
+
+// PlacementFunc maps a grain identity to the key it is placed by, and the
+// member tag (see Options.Tags) whose members may host it. ok false places
+// the identity by itself over every member hosting the kind.
+type PlacementFunc func(kind, identity string) (key, tag string, ok bool)
 
 // lookup is our protoactor IdentityLookup: rendezvous placement like the
 // stock disthash lookup, but the ring is an atomic snapshot never locked
@@ -83,12 +151,67 @@ type lookup struct {
 	logger    *slog.Logger
 	topoCh    chan struct{} // closed and replaced on every topology change
 	topoMu    sync.Mutex
+	place     PlacementFunc
+	cache     pidCache
 }
 
-func newLookup(n *Node, timeout time.Duration, logger *slog.Logger) *lookup {
-	l := &lookup{node: n, timeout: timeout, logger: logger, topoCh: make(chan struct{})}
-	l.ring.Store(newRing(nil))
+func newLookup(n *Node, timeout time.Duration, place PlacementFunc, logger *slog.Logger) *lookup {
+	l := &lookup{node: n, timeout: timeout, place: place, logger: logger, topoCh: make(chan struct{})}
+	l.ring.Store(newRing(nil, place))
 	return l
+}
+
+// maxCachedPIDs bounds the PID cache; past it the cache starts over.
+const maxCachedPIDs = 100_000
+
+// pidCache remembers where each identity is activated. Unlike protoactor's
+// cache, entries are dropped on every topology change whose new owner is
+// another member, not only when their member leaves: a call never goes to
+// an activation its node no longer owns.
+type pidCache struct {
+	mu sync.RWMutex
+	m  map[ciKey]*actor.PID
+}
+
+type ciKey struct{ kind, identity string }
+
+func (c *pidCache) get(kind, identity string) (*actor.PID, bool) {
+	c.mu.RLock()
+	pid, ok := c.m[ciKey{kind, identity}]
+	c.mu.RUnlock()
+	return pid, ok
+}
+
+func (c *pidCache) set(kind, identity string, pid *actor.PID) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPIDs {
+		c.m = map[ciKey]*actor.PID{}
+	}
+	c.m[ciKey{kind, identity}] = pid
+	c.mu.Unlock()
+}
+
+// remove drops the entry if it still points at pid.
+func (c *pidCache) remove(kind, identity string, pid *actor.PID) {
+	c.mu.Lock()
+	if cur, ok := c.m[ciKey{kind, identity}]; ok && (pid == nil || cur.Equal(pid)) {
+		delete(c.m, ciKey{kind, identity})
+	}
+	c.mu.Unlock()
+}
+
+// retainOwned drops every entry whose activation is not on its owner in r.
+func (c *pidCache) retainOwned(r *ring) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, pid := range c.m {
+		if r.owner(k.kind, k.identity) != pid.Address {
+			delete(c.m, k)
+			n++
+		}
+	}
+	return n
 }
 
 // Setup implements pcluster.IdentityLookup.
@@ -110,11 +233,13 @@ func (l *lookup) Setup(c *pcluster.Cluster, _ []string, _ bool) {
 }
 
 func (l *lookup) onTopology(t *pcluster.ClusterTopology) {
-	l.ring.Store(newRing(t.Members))
+	r := newRing(t.Members, l.place)
+	l.ring.Store(r)
 	for _, m := range t.Left {
 		l.node.inflight.abort(l.c.ActorSystem, m.Address())
 		l.c.PidCache.RemoveByMember(m)
 	}
+	l.cache.retainOwned(r)
 	l.c.ActorSystem.Root.Send(l.activator, t)
 	l.topoMu.Lock()
 	close(l.topoCh)
@@ -160,7 +285,7 @@ func (l *lookup) resolve(ctx context.Context, ci *pcluster.ClusterIdentity) (*ac
 		return nil, fmt.Errorf("activate %s/%s on %s: %w", ci.Kind, ci.Identity, owner, errMemberLeft)
 	}
 	if r.Failed || r.Pid == nil {
-		return nil, fmt.Errorf("activate %s/%s on %s: refused", ci.Kind, ci.Identity, owner)
+		return nil, fmt.Errorf("activate %s/%s on %s: %w", ci.Kind, ci.Identity, owner, ErrRefused)
 	}
 	return r.Pid, nil
 }
@@ -168,6 +293,7 @@ func (l *lookup) resolve(ctx context.Context, ci *pcluster.ClusterIdentity) (*ac
 // RemovePid implements pcluster.IdentityLookup.
 func (l *lookup) RemovePid(ci *pcluster.ClusterIdentity, pid *actor.PID) {
 	l.c.PidCache.RemoveByValue(ci.Identity, ci.Kind, pid)
+	l.cache.remove(ci.Kind, ci.Identity, pid)
 }
 
 // Shutdown implements pcluster.IdentityLookup. Safe to call twice.
@@ -216,7 +342,7 @@ func (a *activator) Receive(ctx actor.Context) {
 			}
 		}
 	case *pcluster.ClusterTopology:
-		r := newRing(msg.Members)
+		r := a.lookup.ring.Load()
 		self := a.c.ActorSystem.Address()
 		for _, act := range a.actors {
 			if r.owner(act.ci.Kind, act.ci.Identity) != self {
@@ -248,6 +374,14 @@ func (a *activator) activate(ctx actor.Context, msg *pcluster.ActivationRequest)
 	}
 	kind, ok := a.c.TryGetClusterKind(ci.Kind)
 	if !ok {
+		ctx.Respond(&pcluster.ActivationResponse{Failed: true})
+		return
+	}
+	// Only the owner in this node's view activates: a caller with a
+	// lagging (or newer) view retries until the views agree, so a stray
+	// request never creates a second activation here.
+	if owner := a.lookup.ring.Load().owner(ci.Kind, ci.Identity); owner != a.c.ActorSystem.Address() {
+		a.lookup.logger.Debug("activation refused: not the owner in this node's view", "kind", ci.Kind, "identity", ci.Identity, "owner", owner)
 		ctx.Respond(&pcluster.ActivationResponse{Failed: true})
 		return
 	}

@@ -28,6 +28,16 @@ type Options struct {
 	// OnFenced is called after the node fenced itself and rejoined under a
 	// new member id.
 	OnFenced func(newID string)
+	// OnFencing is called when the node learns it was declared dead, before
+	// it stops its activations: they must not write anything from then on.
+	OnFencing func()
+	// Placement, when set, places grains by a placement key instead of
+	// their identity (actorserve: the Kafka partition a model's events are
+	// keyed to), over the members carrying the placement's tag.
+	Placement PlacementFunc
+	// Tags are gossiped with the node's kinds; a PlacementFunc may ask
+	// for members carrying one (a node that reads Kafka partitions).
+	Tags []string
 }
 
 // runtime is one incarnation of the node: an actor system, its cluster and
@@ -109,8 +119,9 @@ func (n *Node) startRuntime() (err error) {
 		ropts = append(ropts, remote.WithAdvertisedHost(net.JoinHostPort(n.cfg.Advertise, strconv.Itoa(n.remotePort))))
 	}
 	rc := remote.Configure(host, n.remotePort, ropts...)
-	lk := newLookup(n, n.cfg.ActivationTimeout, n.logger)
+	lk := newLookup(n, n.cfg.ActivationTimeout, n.opts.Placement, n.logger)
 	prov := newProvider(cfg, n.logger, n.cfg.HTTP)
+	prov.tags = n.opts.Tags
 	cc := pcluster.Configure(n.cfg.ClusterName, prov, lk, rc,
 		pcluster.WithKinds(n.opts.Kinds...),
 		pcluster.WithRequestTimeout(n.cfg.RequestTimeout),
@@ -173,6 +184,9 @@ func (n *Node) fence(old *runtime, reason string) {
 	}
 	n.logger.Warn("fencing: this node was declared dead; stopping its actors and rejoining under a new member id",
 		"member", old.sys.ID, "reason", reason)
+	if n.opts.OnFencing != nil {
+		n.opts.OnFencing()
+	}
 	n.rt.Store(nil)
 	n.shutdownRuntime(old, false)
 	backoff := 200 * time.Millisecond

@@ -78,6 +78,7 @@ type provider struct {
 	cluster *pcluster.Cluster
 	ml      *memberlist.Memberlist
 	self    nodeMeta
+	tags    []string // gossiped with the kinds (Options.Tags)
 	metaB   []byte
 
 	mu         sync.Mutex
@@ -118,7 +119,7 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 	}
 	p.self = nodeMeta{
 		V: metaVersion, Cluster: p.cfg.ClusterName, ID: c.ActorSystem.ID, Name: p.cfg.Name,
-		Host: host, Port: port, HTTP: p.self.HTTP, Kinds: c.GetClusterKinds(), Started: time.Now().UnixMilli(),
+		Host: host, Port: port, HTTP: p.self.HTTP, Kinds: append(c.GetClusterKinds(), p.tags...), Started: time.Now().UnixMilli(),
 	}
 	slices.Sort(p.self.Kinds)
 	p.metaB, err = msgpack.Marshal(&p.self)

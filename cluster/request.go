@@ -96,7 +96,7 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 			return nil, ErrStopped
 		}
 		c := rt.cluster
-		pid, ok := c.PidCache.Get(identity, kind)
+		pid, ok := rt.lookup.cache.get(kind, identity)
 		if !ok {
 			var err error
 			pid, err = rt.lookup.resolve(ctx, pcluster.NewClusterIdentity(identity, kind))
@@ -107,7 +107,7 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 				}
 				continue
 			}
-			c.PidCache.Set(identity, kind, pid)
+			rt.lookup.cache.set(kind, identity, pid)
 		}
 		timeout := time.Until(deadlineOf(ctx))
 		if timeout <= 0 {
@@ -125,18 +125,18 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 		switch {
 		case err == nil:
 			if _, left := res.(memberLeft); left {
-				c.PidCache.RemoveByValue(identity, kind, pid)
+				rt.lookup.cache.remove(kind, identity, pid)
 				lastErr = fmt.Errorf("%s left during the call", pid.Address)
 				continue
 			}
 			return res, nil
 		case errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrDeadLetter):
 			// The activation stopped (passivated, moved); find it again.
-			c.PidCache.RemoveByValue(identity, kind, pid)
+			rt.lookup.cache.remove(kind, identity, pid)
 			lastErr = fmt.Errorf("%s: dead letter", pid)
 			continue
 		case errors.Is(err, actor.ErrTimeout) || errors.Is(err, remote.ErrTimeout):
-			c.PidCache.RemoveByValue(identity, kind, pid)
+			rt.lookup.cache.remove(kind, identity, pid)
 			return nil, n.deadlineErr(ctx, kind, identity, err)
 		default:
 			return nil, err

@@ -123,7 +123,7 @@ func New(cfg Config, d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, d: d, client: model.NewClient(d.Node), logger: d.Logger.With("component", "http"), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, d: d, client: d.Host.Client(d.Node), logger: d.Logger.With("component", "http"), mux: http.NewServeMux()}
 	s.routes()
 	return s
 }

@@ -47,6 +47,12 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Disabled turns the ingress off (the node then only serves HTTP).
 	Disabled bool
+	// MemberAddr returns this node's cluster (remote) address. The group
+	// balancer assigns each partition to the member whose address wins the
+	// rendezvous hash the cluster places model actors with, so partitions
+	// and their models share a node. Nil falls back to Kafka's
+	// cooperative-sticky balancer (no alignment).
+	MemberAddr func() string
 }
 
 // DefaultConfig returns the defaults.

@@ -118,10 +118,15 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 	for _, t := range topics {
 		in.topics[t] = true
 	}
+	balancer := kgo.CooperativeStickyBalancer()
+	if cfg.MemberAddr != nil {
+		balancer = &rendezvousBalancer{addr: cfg.MemberAddr}
+	}
 	var err error
 	in.consumer, err = kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.Balancers(balancer),
 		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

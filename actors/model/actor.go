@@ -25,6 +25,10 @@ type refresh struct{}
 // (before the node leaves the cluster). Local only.
 type checkpointNow struct{}
 
+// errLearns is a replica's answer when its model turned out to learn: the
+// caller goes to the model's single activation instead. Local only.
+type errLearns struct{}
+
 // checkpointFailed tells the actor that Kafka refused a checkpoint, so the
 // next one is not skipped. Local only.
 type checkpointFailed struct{}
@@ -34,6 +38,9 @@ type modelActor struct {
 	h      *Host
 	id     string
 	logger *slog.Logger
+	// replica: a local actor of a frozen model (not the cluster's single
+	// activation); it never learns.
+	replica bool
 
 	desc   *serving.Descriptor
 	model  serving.Model
@@ -67,6 +74,9 @@ func (a *modelActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *pcluster.ClusterInit:
 		a.init(ctx, m.Identity.Identity)
+	case replicaInit:
+		a.replica = true
+		a.init(ctx, m.id)
 	case *msg.PredictRequest:
 		a.predict(ctx, m)
 	case refresh:
@@ -161,6 +171,9 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 // load swaps in the model of d. On failure the previous model (if any)
 // keeps serving and the error is reported as last_error.
 func (a *modelActor) load(d *serving.Descriptor) {
+	if a.replica && Learns(d) {
+		return // a learning model has one activation, never replicas
+	}
 	m, err := a.h.reg.Load(d)
 	if err != nil {
 		a.logger.Warn("model failed to load; previous version keeps serving", "version", d.Version, "err", err)
@@ -214,6 +227,13 @@ func (a *modelActor) refresh(ctx actor.Context) {
 }
 
 func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
+	if a.replica {
+		if d, ok := a.h.descs.Get(a.id); ok && Learns(d) {
+			ctx.Respond(errLearns{})
+			ctx.Poison(ctx.Self())
+			return
+		}
+	}
 	if a.model == nil {
 		// The table may have caught up since activation; if it still lacks
 		// the model, it may have been deployed through another node a

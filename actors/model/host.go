@@ -86,7 +86,26 @@ type Host struct {
 
 	partitions atomic.Pointer[func() []msg.PartitionInfo]
 	ckpt       Checkpoints
+	// replicas are this node's local actors of frozen models (by id).
+	replicas map[string]*actor.PID
+	// fencing is set when the node learns it was declared dead: from then
+	// on its actors write no learned state.
+	fencing atomic.Bool
 }
+
+// Learns says whether descriptor d describes a model that learns (one
+// activation in the cluster, learned state fenced and checkpointed); any
+// other model is frozen and may be scored by a local replica on every node.
+func Learns(d *serving.Descriptor) bool {
+	return d.Learning != nil || d.Format == "online"
+}
+
+// Fencing tells the host that its node was declared dead: its actors stop
+// writing learned state at once (they are about to be stopped).
+func (h *Host) Fencing() { h.fencing.Store(true) }
+
+// Fenced tells the host that its node rejoined under a new member id.
+func (h *Host) Fenced() { h.fencing.Store(false) }
 
 // SetCheckpoints gives the host its state store (before the node starts).
 func (h *Host) SetCheckpoints(c Checkpoints) { h.ckpt = c }
@@ -113,13 +132,85 @@ func NewHost(cfg Config, nodeName string, descs Descriptors, reg *serving.Regist
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Host{cfg: cfg, nodeName: nodeName, descs: descs, reg: reg, logger: logger.With("component", "model"), active: map[string]activeRef{}}
+	return &Host{cfg: cfg, nodeName: nodeName, descs: descs, reg: reg, logger: logger.With("component", "model"),
+		active: map[string]activeRef{}, replicas: map[string]*actor.PID{}}
+}
+
+func (h *Host) props() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &modelActor{h: h} },
+		actor.WithMailbox(actor.Unbounded(mailboxGauge{h})))
+}
+
+// replicaInit starts a local replica of a frozen model. Local only.
+type replicaInit struct{ id string }
+
+// replica returns this node's local actor of frozen model id, spawning it
+// on first use. Replicas are bounded and passivated like activations.
+func (h *Host) replica(id string) (*actor.PID, *actor.ActorSystem, error) {
+	sys := h.sys.Load()
+	if sys == nil {
+		return nil, nil, cluster.ErrStopped
+	}
+	h.mu.RLock()
+	pid := h.replicas[id]
+	h.mu.RUnlock()
+	if pid != nil {
+		return pid, sys, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pid := h.replicas[id]; pid != nil {
+		return pid, sys, nil
+	}
+	pid = sys.Root.SpawnPrefix(h.props(), "replica/"+id)
+	sys.Root.Send(pid, replicaInit{id: id})
+	h.replicas[id] = pid
+	return pid, sys, nil
+}
+
+func (h *Host) dropReplica(id string, pid *actor.PID) {
+	h.mu.Lock()
+	if cur := h.replicas[id]; cur != nil && cur.Equal(pid) {
+		delete(h.replicas, id)
+	}
+	h.mu.Unlock()
+}
+
+// predictLocal scores events with this node's replica of frozen model id:
+// no lookup, no serialization, no other node.
+func (h *Host) predictLocal(ctx context.Context, id string, events []msg.Event) (any, error) {
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	for attempt := 0; ; attempt++ {
+		if timeout <= 0 {
+			return nil, fmt.Errorf("%w: model %q", cluster.ErrTimeout, id)
+		}
+		pid, sys, err := h.replica(id)
+		if err != nil {
+			return nil, err
+		}
+		res, err := sys.Root.RequestFuture(pid, &msg.PredictRequest{Model: id, Events: events}, timeout).Result()
+		switch {
+		case err == nil:
+			return res, nil
+		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
+			h.dropReplica(id, pid) // passivated a moment ago: start another
+		case errors.Is(err, actor.ErrTimeout):
+			return nil, fmt.Errorf("%w: model %q", cluster.ErrTimeout, id)
+		default:
+			return nil, err
+		}
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+	}
 }
 
 // Kind returns the grain kind to register with the cluster.
 func (h *Host) Kind() *pcluster.Kind {
-	return pcluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor { return &modelActor{h: h} },
-		actor.WithMailbox(actor.Unbounded(mailboxGauge{h}))))
+	return pcluster.NewKind(Kind, h.props())
 }
 
 // mailboxGauge counts the predict requests waiting in each model actor's
@@ -209,6 +300,9 @@ func (h *Host) unregister(id string, pid *actor.PID) {
 	if ref, ok := h.active[id]; ok && ref.pid.Equal(pid) {
 		delete(h.active, id)
 	}
+	if cur := h.replicas[id]; cur != nil && cur.Equal(pid) {
+		delete(h.replicas, id)
+	}
 	h.mu.Unlock()
 }
 
@@ -290,6 +384,13 @@ func (h *Host) stats(ids []string, snap func(*Stats) msg.ModelStats) []msg.Model
 	return out
 }
 
+func (h *Host) descriptor(id string) (*serving.Descriptor, bool) {
+	if h == nil {
+		return nil, false
+	}
+	return h.descs.Get(id)
+}
+
 // Active is the number of model actors active on this node.
 func (h *Host) Active() int {
 	h.mu.RLock()
@@ -298,13 +399,20 @@ func (h *Host) Active() int {
 }
 
 // Client sends events to model actors wherever they run, without Kafka:
-// the HTTP predict endpoint and tests use it.
+// the HTTP predict endpoint, the ingress and tests use it.
 type Client struct {
 	node *cluster.Node
+	host *Host
 }
 
-// NewClient returns a client that calls through node.
+// NewClient returns a client that calls every model's single activation
+// through node.
 func NewClient(node *cluster.Node) *Client { return &Client{node: node} }
+
+// Client returns a client that scores frozen models with this node's
+// local replicas and calls learning models' single activation (placed
+// with the Kafka partition their events are keyed to) through node.
+func (h *Host) Client(node *cluster.Node) *Client { return &Client{node: node, host: h} }
 
 // ErrRemote wraps an error a model actor answered with; errors.As to
 // *wire.Error gives its code.
@@ -312,7 +420,14 @@ var ErrRemote = errors.New("model actor error")
 
 // Predict scores events with model id and returns one result per event.
 func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*msg.PredictResponse, error) {
-	res, err := c.node.Request(ctx, Kind, id, &msg.PredictRequest{Model: id, Events: events})
+	var res any
+	var err error
+	if d, ok := c.host.descriptor(id); ok && !Learns(d) {
+		res, err = c.host.predictLocal(ctx, id, events)
+	}
+	if _, learns := res.(errLearns); learns || res == nil && err == nil {
+		res, err = c.node.Request(ctx, Kind, id, &msg.PredictRequest{Model: id, Events: events})
+	}
 	if err != nil {
 		return nil, err
 	}

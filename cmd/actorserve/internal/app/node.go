@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/actorserve/actorserve/actors/control"
@@ -121,11 +123,14 @@ type Node struct {
 	// Formats is the model format registry (tests add formats to it).
 	Formats *serving.Registry
 
-	kafka         *kgo.Client
-	ingressCancel context.CancelFunc
-	ingressDone   chan struct{}
-	httpSrv       *http.Server
-	httpAddr      string
+	kafka *kgo.Client
+	// eventsPartitions is the partition count of the first input topic
+	// (0 while unknown), which model placement hashes keys over.
+	eventsPartitions atomic.Int32
+	ingressCancel    context.CancelFunc
+	ingressDone      chan struct{}
+	httpSrv          *http.Server
+	httpAddr         string
 	// httpAdvertised is the HTTP address peers and clients are told.
 	httpAdvertised string
 	cancel         context.CancelFunc
@@ -244,9 +249,25 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		return nil, fmt.Errorf("read the state topic: %w", err)
 	}
 
+	// Placement follows partitions: a model's actor lives on the node that
+	// owns the input partition its events are keyed to (see placement).
+	var tags []string
+	if !cfg.Ingress.Disabled {
+		tags = []string{tagIngress}
+		n.refreshPartitions(ctx)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.followPartitions(runCtx)
+		}()
+	}
 	n.Cluster, err = cluster.New(cfg.Cluster, cluster.Options{
-		Kinds: []*pcluster.Kind{n.Host.Kind()},
-		Setup: n.Host.Setup,
+		Kinds:     []*pcluster.Kind{n.Host.Kind()},
+		Setup:     n.Host.Setup,
+		Placement: n.placement,
+		Tags:      tags,
+		OnFencing: n.Host.Fencing,
+		OnFenced:  func(string) { n.Host.Fenced() },
 	}, logger)
 	if err != nil {
 		ln.Close()
@@ -264,7 +285,9 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 
 	if !cfg.Ingress.Disabled {
-		n.Ingress, err = ingress.New(cfg.Ingress, cfg.Cluster.Name, table, model.NewClient(n.Cluster), logger)
+		icfg := cfg.Ingress
+		icfg.MemberAddr = n.Cluster.RemoteAddr
+		n.Ingress, err = ingress.New(icfg, cfg.Cluster.Name, table, n.Host.Client(n.Cluster), logger)
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -339,6 +362,61 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	ok = true
 	logger.Info("node ready to serve", "http", n.httpAddr, "gossip", n.Cluster.GossipAddr(), "remote", n.Cluster.RemoteAddr())
 	return n, nil
+}
+
+// tagIngress marks the members that read Kafka partitions: model actors
+// are placed over them.
+const tagIngress = "@ingress"
+
+// placement places a model actor by the input partition its events are
+// keyed to (key = model id, partition = murmur2(key) % P, Kafka's own
+// partitioner); the ingress's group balancer assigns that partition with
+// the same rendezvous function over the same members, so the partition and
+// its models share a node. While P is unknown models are placed by id.
+func (n *Node) placement(kind, id string) (key, tag string, ok bool) {
+	p := n.eventsPartitions.Load()
+	if kind != model.Kind || p <= 0 {
+		return "", "", false
+	}
+	topic := n.cfg.Ingress.Topics[0]
+	return ingress.PartitionKey(topic, ingress.KeyPartition([]byte(id), p)), tagIngress, true
+}
+
+// refreshPartitions reads the partition count of the first input topic.
+func (n *Node) refreshPartitions(ctx context.Context) {
+	if len(n.cfg.Ingress.Topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	topic := n.cfg.Ingress.Topics[0]
+	tds, err := kadm.NewClient(n.kafka).ListTopics(ctx, topic)
+	if err != nil {
+		n.logger.Warn("partition count of the input topic unknown; models are placed by id until it is known", "topic", topic, "err", err)
+		return
+	}
+	td, ok := tds[topic]
+	if !ok || td.Err != nil || len(td.Partitions) == 0 {
+		return
+	}
+	if old := n.eventsPartitions.Swap(int32(len(td.Partitions))); old != int32(len(td.Partitions)) && old != 0 {
+		n.logger.Warn("input topic partition count changed; models move with their partitions", "topic", topic, "from", old, "to", len(td.Partitions))
+	}
+}
+
+// followPartitions re-reads the partition count now and then (a topic
+// created later, partitions added).
+func (n *Node) followPartitions(ctx context.Context) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.refreshPartitions(ctx)
+		}
+	}
 }
 
 // HTTPAddr is the address the API listens on.
