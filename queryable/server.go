@@ -103,6 +103,15 @@ type Deps struct {
 	// Ready reports why the node is not ready (nil when ready).
 	Ready  func() error
 	Logger *slog.Logger
+	// AppendEvents appends labelled events of a learning model to the
+	// input topic, keyed by the model id, and returns once Kafka
+	// acknowledged them (their offsets): a learning model learns only from
+	// the log, so that a new activation can replay what it learned. Nil
+	// sends labels straight to the actor.
+	AppendEvents func(ctx context.Context, id string, events []msg.Event) ([]int64, error)
+	// ForgetState retires a model's learned state when it is deleted,
+	// whether or not its actor is active (nil: nothing to forget).
+	ForgetState func(ctx context.Context, id string) error
 }
 
 // Server is the HTTP API of one node.
@@ -334,6 +343,24 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
 }
 
+// feedbackAccepted answers feedback for a learning model: the labels are
+// in the input topic (at these offsets of the model's partition) and the
+// model learns them from there.
+type feedbackAccepted struct {
+	Model    string  `json:"model"`
+	Accepted int     `json:"accepted"`
+	Offsets  []int64 `json:"offsets"`
+}
+
+func hasLabels(events []msg.Event) bool {
+	for i := range events {
+		if events[i].Label != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	d, ok := s.requireModel(w, id)
@@ -342,6 +369,15 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
+	if s.d.ForgetState != nil && d.Learns() {
+		// First the state, then the descriptor: a checkpoint the active
+		// actor writes meanwhile has an older epoch than the marker and is
+		// never restored.
+		if err := s.d.ForgetState(ctx, id); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("delete model %q: %s", id, err))
+			return
+		}
+	}
 	if err := s.d.Publisher.Delete(ctx, id); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("delete model %q: %s", id, err))
 		return
@@ -499,6 +535,21 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PredictTimeout)
 	defer cancel()
+	if d, _ := s.d.Table.Get(id); d != nil && d.Learns() && s.d.AppendEvents != nil && hasLabels(events) {
+		// The labels are learned from the log; the actor scores the events
+		// as they are now (test, then train).
+		var labelled []msg.Event
+		for i := range events {
+			if events[i].Label != nil {
+				labelled = append(labelled, events[i])
+				events[i].Label = nil
+			}
+		}
+		if _, err := s.d.AppendEvents(ctx, id, labelled); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: labels not written to the input topic: %s", id, err))
+			return
+		}
+	}
 	res, err := s.client.Predict(ctx, id, events)
 	if err != nil {
 		s.writeCallError(w, id, err)
@@ -591,6 +642,17 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PredictTimeout)
 	defer cancel()
+	if d, _ := s.d.Table.Get(id); d != nil && d.Learns() && s.d.AppendEvents != nil {
+		// A learning model learns only from the log: answer once Kafka
+		// holds the labels; the model learns them from there, exactly once.
+		offsets, err := s.d.AppendEvents(ctx, id, events)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: feedback not written to the input topic: %s", id, err))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, feedbackAccepted{Model: id, Accepted: len(events), Offsets: offsets})
+		return
+	}
 	res, err := s.client.Predict(ctx, id, events)
 	if err != nil {
 		s.writeCallError(w, id, err)

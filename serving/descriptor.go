@@ -149,6 +149,12 @@ type Descriptor struct {
 	CreatedAt time.Time         `json:"created_at,omitzero"` // set by the publisher
 }
 
+// Learns says whether the model learns from labels as it serves (format
+// "online"): such a model has exactly one activation in the cluster and
+// its learned state is fenced and checkpointed; any other model is frozen
+// and may be scored by a replica on every node.
+func (d *Descriptor) Learns() bool { return d.Learning != nil || d.Format == "online" }
+
 // DecodeDescriptor parses a JSON descriptor strictly: the input must be one JSON object of at
 // most [MaxDescriptorBytes]; unknown fields (matched case-sensitively), duplicate fields and
 // mistyped values are errors that wrap [ErrInvalidDescriptor] and name the field. JSON null

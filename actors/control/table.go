@@ -61,6 +61,10 @@ type Table[T any] struct {
 	subs    map[uint64]*subscriber[T]
 	nextSub uint64
 
+	// resolve, when set, decides whether a decoded record replaces the
+	// key's current value (see SetResolver).
+	resolve func(id string, cur T, had bool, next T, offset int64) (T, bool)
+
 	readyCh chan struct{}
 	ready   atomic.Bool
 	started atomic.Bool
@@ -165,6 +169,16 @@ func (t *Table[T]) Run(ctx context.Context) error {
 		fs.EachRecord(t.apply)
 		t.checkReady()
 	}
+}
+
+// SetResolver makes the table apply a decoded record only when resolve
+// says so, instead of last-writer-wins: resolve gets the key's current
+// value (had false when none), the new value and its offset, and returns
+// the value to store and whether to store it. It runs under the table's
+// lock, in topic order, so every node that reads the topic resolves alike.
+// Call it before Run.
+func (t *Table[T]) SetResolver(resolve func(id string, cur T, had bool, next T, offset int64) (T, bool)) {
+	t.resolve = resolve
 }
 
 // Sync waits until the table has applied every record the topic held
@@ -320,6 +334,15 @@ func (t *Table[T]) apply(r *kgo.Record) {
 		return
 	}
 	t.mu.Lock()
+	if t.resolve != nil {
+		cur, had := t.rows[id]
+		var keep bool
+		if v, keep = t.resolve(id, cur.value, had, v, r.Offset); !keep {
+			t.mu.Unlock()
+			t.logger.Debug("record not applied: the key holds a newer value", "id", id, "partition", r.Partition, "offset", r.Offset)
+			return
+		}
+	}
 	t.rows[id] = row[T]{value: v, offset: r.Offset}
 	t.broadcastLocked()
 	n := len(t.rows)

@@ -41,8 +41,11 @@ type Stats struct {
 	Pauses      int64            `json:"pauses"`
 	// Batches counts batches sent to model actors; CrossNode those that
 	// were answered by an actor on another node.
-	Batches    int64            `json:"batches"`
-	CrossNode  int64            `json:"cross_node_batches"`
+	Batches   int64 `json:"batches"`
+	CrossNode int64 `json:"cross_node_batches"`
+	// Rerouted counts labelled events of learning models forwarded to the
+	// model's home partition.
+	Rerouted   int64            `json:"rerouted"`
 	InFlight   int64            `json:"in_flight"`
 	Partitions []PartitionStats `json:"partitions"`
 }
@@ -61,6 +64,7 @@ type counters struct {
 	events, predictions, skipped, pauses atomic.Int64
 	feedback, unmatched                  atomic.Int64
 	batches, crossNode                   atomic.Int64
+	rerouted                             atomic.Int64
 	deadLetterFailed                     atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
@@ -96,8 +100,11 @@ type Ingress struct {
 
 	stats   counters
 	aborted atomic.Bool
-	base    context.Context
-	stop    context.CancelFunc
+	// parts caches the partition count of the first input topic.
+	nparts   atomic.Int32
+	npartsAt atomic.Int64 // unix nanoseconds of the last look-up
+	base     context.Context
+	stop     context.CancelFunc
 }
 
 // New creates the ingress; Run starts it.
@@ -402,7 +409,7 @@ func (in *Ingress) Stats() Stats {
 		Events: in.stats.events.Load(), Predictions: in.stats.predictions.Load(),
 		Skipped: in.stats.skipped.Load(), Pauses: in.stats.pauses.Load(), DeadLetters: map[string]int64{},
 		Feedback: in.stats.feedback.Load(), Unmatched: in.stats.unmatched.Load(),
-		Batches: in.stats.batches.Load(), CrossNode: in.stats.crossNode.Load(),
+		Batches: in.stats.batches.Load(), CrossNode: in.stats.crossNode.Load(), Rerouted: in.stats.rerouted.Load(),
 	}
 	in.stats.mu.Lock()
 	for k, v := range in.stats.dead {

@@ -285,18 +285,19 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 		p.deadLetter(e, unknown, msg.CodeUnknownModel, text, 1)
 		return
 	}
-	out := msg.Event{ID: string(ev.ID), Label: ev.Label.label()}
-	switch {
-	case ev.Features != nil:
-		out.Features = *ev.Features
-	case ev.Label != nil:
-		out.NoFeatures = true // the label of an earlier event
-	default:
+	out, ok := toEvent(&ev)
+	if !ok {
 		p.deadLetter(e, ids[0], msg.CodeSchemaMismatch, "event has no \"features\" (and no \"label\")", 1)
 		return
 	}
+	if r.Topic == p.in.primary() {
+		out.Part, out.Off = r.Partition, r.Offset+1
+	}
 	e.remaining.Store(int32(len(ids)))
 	for _, id := range ids {
+		if out.Label != nil && p.reroute(e, id) {
+			continue
+		}
 		q := p.models[id]
 		if q == nil {
 			q = &modelQueue{id: id}
@@ -307,6 +308,57 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 		}
 		q.items = append(q.items, item{e: e, ev: out})
 	}
+}
+
+// toEvent turns a decoded input event into the event a model actor gets;
+// false when it has neither features nor a label.
+func toEvent(ev *inEvent) (msg.Event, bool) {
+	out := msg.Event{ID: string(ev.ID), Label: ev.Label.label()}
+	switch {
+	case ev.Features != nil:
+		out.Features = *ev.Features
+	case ev.Label != nil:
+		out.NoFeatures = true // the label of an earlier event
+	default:
+		return out, false
+	}
+	return out, true
+}
+
+// reroute sends a labelled event of a learning model that was read
+// anywhere but the model's home partition (the partition of the first
+// input topic its id is keyed to) to that partition, keyed by the model
+// id, and reports true; the copy is learned from there. A learning model
+// thus learns only from its home partition, in that partition's order,
+// which is what its checkpoints record positions in and what a new
+// activation replays. The event counts as processed for this model once
+// Kafka acknowledged the copy.
+func (p *partition) reroute(e *entry, id string) bool {
+	d, ok := p.in.table.Get(id)
+	if !ok || !d.Learns() {
+		return false
+	}
+	primary := p.in.primary()
+	n := p.in.partitionCount()
+	if n <= 0 || (e.rec.Topic == primary && e.rec.Partition == KeyPartition([]byte(id), n)) {
+		return false
+	}
+	hs := make([]kgo.RecordHeader, 0, len(e.rec.Headers)+1)
+	hs = append(hs, e.rec.Headers...)
+	hs = append(hs, kgo.RecordHeader{Key: "actorserve-rerouted-from", Value: []byte(e.rec.Topic + "/" + strconv.Itoa(int(e.rec.Partition)) + "/" + strconv.FormatInt(e.rec.Offset, 10))})
+	rec := &kgo.Record{Topic: primary, Key: []byte(id), Value: e.rec.Value, Headers: hs}
+	p.in.stats.rerouted.Add(1)
+	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			if !permanent(err) {
+				return // stopping: the event stays uncommitted and is read again
+			}
+			p.deadLetterAsync(e, id, msg.CodeModelError, "label not forwarded to the model's partition: "+err.Error())
+			return
+		}
+		p.ack(e)
+	})
+	return true
 }
 
 // flushAll sends every model's queued events that may go now.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -55,8 +56,18 @@ type modelActor struct {
 	sinceCheckpoint    int64
 	checkpoints        int64
 	restoredUpdates    int64
-	epoch              int64
 	lastCheckpoint     time.Time
+	// epoch is this activation's claim offset in the state topic; topic
+	// and pos are the input topic and, per partition, the next offset to
+	// learn from (everything before it is in the learner).
+	epoch    int64
+	claimed  bool
+	topic    string
+	pos      map[int32]int64
+	replayed int64
+	// restoreErr: the learned state could not be restored; the actor
+	// answers with it and stops rather than learn from a gap.
+	restoreErr error
 	// labelsSeen: a model that does not learn keeps its predictions for
 	// joining labels only once it has received a label, so models that
 	// never get feedback pay nothing for it.
@@ -108,36 +119,127 @@ func (a *modelActor) init(ctx actor.Context, id string) {
 	if a.h.cfg.IdleTimeout > 0 {
 		ctx.SetReceiveTimeout(a.h.cfg.IdleTimeout)
 	}
-	if a.h.ckpt != nil {
-		a.epoch = a.h.ckpt.Epoch(id)
-	}
 	a.lastCheckpoint = time.Now()
 	if d, ok := a.h.descs.Get(id); ok {
 		a.load(d)
 	}
 }
 
-// restore loads the latest checkpoint into a fresh online model.
-func (a *modelActor) restore(o *learning.Online) {
+// restoreBudget bounds claiming, restoring and replaying at activation.
+const restoreBudget = 30 * time.Second
+
+// restore makes this activation the owner of the model's learned state
+// and brings o up to date before the actor serves: it claims the model in
+// the state topic (the claim's offset is the epoch that fences every older
+// activation), restores the newest state, and replays from the input
+// topic the labelled events after that state's positions. The result is
+// the learner an uninterrupted run would have, whatever happened to the
+// previous activation.
+func (a *modelActor) restore(o *learning.Online) error {
 	if a.h.ckpt == nil {
+		return nil
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), restoreBudget)
+	defer cancel()
+	if err := a.h.ckpt.Sync(ctx); err != nil {
+		return fmt.Errorf("read the state topic: %w", err)
+	}
+	base := &state.Checkpoint{Model: a.id, Node: a.h.nodeName}
+	if c, ok := a.h.ckpt.Latest(a.id); ok && !c.Deleted() {
+		base = &state.Checkpoint{Model: a.id, Node: a.h.nodeName, Version: c.Version, Updates: c.Updates,
+			State: c.State, Topic: c.Topic, Pos: maps.Clone(c.Pos)}
+	}
+	var part int32
+	if a.h.replay != nil {
+		topic, p, from, err := a.h.replay.Home(ctx, a.id)
+		if err != nil {
+			return err
+		}
+		part = p
+		if base.Topic != topic || base.Pos == nil {
+			// No state (or state learned from another topic): learning
+			// starts where the consumer group reads the home partition;
+			// nothing before it was ever learned by any activation, which
+			// would have claimed first.
+			base.Topic, base.Pos = topic, map[int32]int64{}
+		}
+		if _, ok := base.Pos[part]; !ok {
+			base.Pos[part] = from
+		}
+	}
+	epoch, err := a.h.ckpt.Claim(ctx, base)
+	if err != nil {
+		return err
+	}
+	a.epoch, a.claimed, a.topic, a.pos = epoch, true, base.Topic, base.Pos
+	if a.pos == nil {
+		a.pos = map[int32]int64{}
+	}
+	if len(base.State) > 0 {
+		if err := o.UnmarshalBinary(base.State); err != nil {
+			a.logger.Warn("learned state not restored; learning starts afresh", "checkpoint_version", base.Version, "err", err)
+		} else {
+			a.restoredUpdates = base.Updates
+		}
+	}
+	if a.h.replay != nil {
+		from := a.pos[part]
+		if _, err := a.h.replay.Replay(ctx, a.id, part, from, func(ev *msg.Event) error {
+			a.learnReplayed(o, ev)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if a.replayed > 0 {
+		a.sinceCheckpoint = max(a.sinceCheckpoint, a.replayed)
+	}
+	a.logger.Info("learned state restored", "updates", o.Stats().Updates, "restored_updates", a.restoredUpdates,
+		"replayed", a.replayed, "epoch", epoch, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// learnReplayed teaches o one labelled event read back from the log, as
+// predictEach would have (test-then-train), unless it was learned before.
+func (a *modelActor) learnReplayed(o *learning.Online, ev *msg.Event) {
+	if !a.fresh(ev) {
 		return
 	}
-	c, ok := a.h.ckpt.Latest(a.id)
-	if !ok {
+	x, err := a.schema.Vector(&ev.Features, a.row(0))
+	a.rows[0] = x
+	if err != nil {
+		return // the live path dead-lettered it too
+	}
+	pred, err := safePredict(o, x)
+	if err != nil {
 		return
 	}
-	if err := o.UnmarshalBinary(c.State); err != nil {
-		a.logger.Warn("checkpoint not restored; learning starts afresh", "checkpoint_version", c.Version, "err", err)
-		return
+	if a.teach(x, ev.Label, pred, false) == nil {
+		a.replayed++
 	}
-	a.restoredUpdates = c.Updates
-	a.logger.Info("learned state restored", "updates", c.Updates, "from_node", c.Node, "checkpoint_version", c.Version)
+}
+
+// fresh says whether a labelled event is to be learned from: events read
+// from the log are learned once, by position; it advances the position.
+func (a *modelActor) fresh(ev *msg.Event) bool {
+	if ev.Off <= 0 || a.pos == nil {
+		return true
+	}
+	if next, ok := a.pos[ev.Part]; ok && ev.Off-1 < next {
+		return false
+	}
+	a.pos[ev.Part] = ev.Off
+	return true
 }
 
 // checkpoint writes the learner's state if it changed since the last one.
 func (a *modelActor) checkpoint(ctx actor.Context, why string) {
-	if a.online == nil || a.h.ckpt == nil || a.sinceCheckpoint == 0 {
+	if a.online == nil || a.h.ckpt == nil || a.sinceCheckpoint == 0 || !a.claimed || a.restoreErr != nil {
 		return
+	}
+	if a.h.fencing.Load() {
+		return // declared dead: a newer activation may own the model already
 	}
 	b, err := a.online.MarshalBinary()
 	if err != nil {
@@ -145,7 +247,7 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 		return
 	}
 	c := &state.Checkpoint{Model: a.id, Version: a.desc.Version, Epoch: a.epoch, Node: a.h.nodeName,
-		Updates: int64(a.online.Stats().Updates), At: time.Now().UTC(), State: b}
+		Updates: int64(a.online.Stats().Updates), At: time.Now().UTC(), State: b, Topic: a.topic, Pos: maps.Clone(a.pos)}
 	sys, self := ctx.ActorSystem(), ctx.Self()
 	failed := func(err error) {
 		if err != nil {
@@ -171,7 +273,7 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 // load swaps in the model of d. On failure the previous model (if any)
 // keeps serving and the error is reported as last_error.
 func (a *modelActor) load(d *serving.Descriptor) {
-	if a.replica && Learns(d) {
+	if a.replica && d.Learns() {
 		return // a learning model has one activation, never replicas
 	}
 	m, err := a.h.reg.Load(d)
@@ -198,8 +300,9 @@ func (a *modelActor) load(d *serving.Descriptor) {
 					a.logger.Info("new version starts learning afresh", "err", err)
 				}
 			}
-		} else {
-			a.restore(a.online)
+		} else if err := a.restore(a.online); err != nil {
+			a.restoreErr = err
+			a.logger.Warn("learned state could not be restored; this activation stops without serving", "err", err)
 		}
 	}
 	a.tracker = newLabelTracker(d)
@@ -214,10 +317,7 @@ func (a *modelActor) refresh(ctx actor.Context) {
 	if !ok {
 		a.logger.Info("model deleted; stopping its actor")
 		a.stats.setState("deleted")
-		if a.online != nil && a.h.ckpt != nil {
-			a.online = nil
-			a.h.ckpt.Delete(a.id)
-		}
+		a.online = nil // never checkpoint again; the API wrote the deletion marker
 		ctx.Poison(ctx.Self())
 		return
 	}
@@ -228,7 +328,7 @@ func (a *modelActor) refresh(ctx actor.Context) {
 
 func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 	if a.replica {
-		if d, ok := a.h.descs.Get(a.id); ok && Learns(d) {
+		if d, ok := a.h.descs.Get(a.id); ok && d.Learns() {
 			ctx.Respond(errLearns{})
 			ctx.Poison(ctx.Self())
 			return
@@ -249,6 +349,11 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 		if ok && (a.desc == nil || d.Version != a.desc.Version) {
 			a.load(d)
 		}
+	}
+	if a.restoreErr != nil {
+		ctx.Respond(&wire.Error{Code: msg.CodeModelFailed, Message: fmt.Sprintf("model %q: learned state could not be restored: %s", a.id, a.restoreErr)})
+		ctx.Poison(ctx.Self()) // the next event activates it again
+		return
 	}
 	if a.model == nil {
 		if _, ok := a.h.descs.Get(a.id); !ok {
@@ -384,6 +489,9 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 		scored++
 		r.Prediction = pred
 		if ev.Label != nil {
+			if a.online != nil && !a.fresh(ev) {
+				continue // learned before (replayed, or read again after a failover)
+			}
 			labelled = true
 			if err := a.teach(x, ev.Label, pred, false); err != nil {
 				r.Code, r.Error = msg.CodeSchemaMismatch, err.Error()

@@ -54,15 +54,33 @@ type Config struct {
 
 // Checkpoints stores online models' learned state (package state).
 type Checkpoints interface {
-	// Latest returns the newest checkpoint of model id.
+	// Sync catches the node's view up with everything written so far.
+	Sync(ctx context.Context) error
+	// Latest returns the record of model id with the highest epoch.
 	Latest(id string) (*state.Checkpoint, bool)
-	// Epoch returns the epoch a new activation of model id takes.
-	Epoch(id string) int64
+	// Claim makes a new activation the owner, carrying the state it takes
+	// over, and returns its epoch; state.ErrStale if a newer one claimed.
+	Claim(ctx context.Context, base *state.Checkpoint) (int64, error)
 	// Save writes a checkpoint asynchronously, or returns state.ErrStale.
 	Save(c *state.Checkpoint, done func(error)) error
-	// Delete removes a retired model's state.
-	Delete(id string)
+	// Delete retires a model's learned state.
+	Delete(ctx context.Context, id, node string) error
 }
+
+// Replayer reads a learning model's labelled events back from the input
+// topic (package ingress).
+type Replayer interface {
+	// Home returns the input topic, the partition model id's events are
+	// keyed to, and the offset the consumer group reads it from.
+	Home(ctx context.Context, id string) (topic string, part int32, start int64, err error)
+	// Replay calls fn with every labelled event of model id in partition
+	// part from offset from to the partition's present end, in order.
+	Replay(ctx context.Context, id string, part int32, from int64, fn func(ev *msg.Event) error) (int64, error)
+}
+
+// SetReplayer gives the host the reader of the input topic that new
+// activations of learning models catch up from (before the node starts).
+func (h *Host) SetReplayer(r Replayer) { h.replay = r }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -86,18 +104,12 @@ type Host struct {
 
 	partitions atomic.Pointer[func() []msg.PartitionInfo]
 	ckpt       Checkpoints
+	replay     Replayer
 	// replicas are this node's local actors of frozen models (by id).
 	replicas map[string]*actor.PID
 	// fencing is set when the node learns it was declared dead: from then
 	// on its actors write no learned state.
 	fencing atomic.Bool
-}
-
-// Learns says whether descriptor d describes a model that learns (one
-// activation in the cluster, learned state fenced and checkpointed); any
-// other model is frozen and may be scored by a local replica on every node.
-func Learns(d *serving.Descriptor) bool {
-	return d.Learning != nil || d.Format == "online"
 }
 
 // Fencing tells the host that its node was declared dead: its actors stop
@@ -422,7 +434,7 @@ var ErrRemote = errors.New("model actor error")
 func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*msg.PredictResponse, error) {
 	var res any
 	var err error
-	if d, ok := c.host.descriptor(id); ok && !Learns(d) {
+	if d, ok := c.host.descriptor(id); ok && !d.Learns() {
 		res, err = c.host.predictLocal(ctx, id, events)
 	}
 	if _, learns := res.(errLearns); learns || res == nil && err == nil {

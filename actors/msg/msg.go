@@ -55,6 +55,11 @@ type Event struct {
 	// NoFeatures marks a label-only event.
 	NoFeatures bool   `msgpack:"nf,omitempty" json:"-"`
 	Label      *Label `msgpack:"l,omitempty" json:"label,omitempty"`
+	// Part and Off place an event read from the first input topic: its
+	// partition and offset+1 (0: not from the log). A learning model
+	// learns from a labelled event once, by this position.
+	Part int32 `msgpack:"pt,omitempty" json:"-"`
+	Off  int64 `msgpack:"o,omitempty" json:"-"`
 }
 
 // Label is a feedback label: a class name (S) or a number (V, Num).

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -273,6 +274,18 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		ln.Close()
 		return nil, err
 	}
+	if !cfg.Ingress.Disabled {
+		icfg := cfg.Ingress
+		icfg.MemberAddr = n.Cluster.RemoteAddr
+		n.Ingress, err = ingress.New(icfg, cfg.Cluster.Name, table, n.Host.Client(n.Cluster), logger)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		// New activations of learning models replay their labelled events
+		// from the input topic.
+		n.Host.SetReplayer(n.Ingress)
+	}
 	// Join only with the descriptor table loaded: a model placed on this
 	// node the moment it joins must find its descriptor.
 	if err := table.WaitReady(ctx); err != nil {
@@ -284,15 +297,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		return nil, err
 	}
 
-	if !cfg.Ingress.Disabled {
-		icfg := cfg.Ingress
-		icfg.MemberAddr = n.Cluster.RemoteAddr
-		n.Ingress, err = ingress.New(icfg, cfg.Cluster.Name, table, n.Host.Client(n.Cluster), logger)
-		if err != nil {
-			ln.Close()
-			return nil, err
-		}
-	}
 	table.Subscribe(func(e control.Entry[*serving.Descriptor]) {
 		n.Host.Notify(e.ID)
 		if n.Ingress != nil {
@@ -334,6 +338,10 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	n.API = queryable.New(cfg.HTTP, queryable.Deps{
 		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger, Gatherer: reg,
 		Publisher: control.NewPublisher(n.kafka, cfg.Control.Topic),
+		ForgetState: func(ctx context.Context, id string) error {
+			return n.State.Delete(ctx, id, cfg.Cluster.Name)
+		},
+		AppendEvents: n.appendEvents,
 		Ready: func() error {
 			if !table.Ready() {
 				return errors.New("descriptor table is still loading the control topic")
@@ -362,6 +370,52 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	ok = true
 	logger.Info("node ready to serve", "http", n.httpAddr, "gossip", n.Cluster.GossipAddr(), "remote", n.Cluster.RemoteAddr())
 	return n, nil
+}
+
+// logEvent is an event as appended to the input topic for learning.
+type logEvent struct {
+	Model    string           `json:"model"`
+	ID       string           `json:"id,omitempty"`
+	Features serving.Features `json:"features,omitzero"`
+	Label    any              `json:"label"`
+}
+
+// appendEvents writes labelled events of learning model id to the first
+// input topic, keyed by the model id (so to the model's home partition),
+// and returns their offsets once Kafka acknowledged every one.
+func (n *Node) appendEvents(ctx context.Context, id string, events []msg.Event) ([]int64, error) {
+	if len(n.cfg.Ingress.Topics) == 0 {
+		return nil, errors.New("no input topic")
+	}
+	recs := make([]*kgo.Record, len(events))
+	for i, ev := range events {
+		le := logEvent{Model: id, ID: ev.ID}
+		if !ev.NoFeatures {
+			le.Features = ev.Features
+		}
+		if ev.Label != nil {
+			if ev.Label.Num {
+				le.Label = ev.Label.V
+			} else {
+				le.Label = ev.Label.S
+			}
+		}
+		b, err := json.Marshal(&le)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		recs[i] = &kgo.Record{Topic: n.cfg.Ingress.Topics[0], Key: []byte(id), Value: b,
+			Headers: []kgo.RecordHeader{{Key: "actorserve-source", Value: []byte("http")}}}
+	}
+	res := n.kafka.ProduceSync(ctx, recs...)
+	if err := res.FirstErr(); err != nil {
+		return nil, err
+	}
+	offsets := make([]int64, len(res))
+	for i, r := range res {
+		offsets[i] = r.Record.Offset
+	}
+	return offsets, nil
 }
 
 // tagIngress marks the members that read Kafka partitions: model actors
