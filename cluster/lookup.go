@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +32,26 @@ var ErrNoMember = errors.New("cluster: no member hosts this kind")
 // ring is an immutable rendezvous-hashing view of the members.
 type ring struct {
 	byKind map[string][]ringMember
-	// place maps an identity to its placement key (and the member tag
+	// place maps an identity to its placement slot (and the member tag
 	// that must host it); nil places every identity by itself.
 	place PlacementFunc
+
+	slotsMu sync.Mutex
+	slots   map[slotsKey][]string // owners of every slot of a group, computed once per ring
+}
+
+type slotsKey struct {
+	tag, group string
+	count      int32
 }
 
 type ringMember struct {
 	addr string
-	hash uint64 // FNV-1a state after the address bytes
+	hash uint64 // FNV-1a of the address
 }
 
 func newRing(members []*pcluster.Member, place PlacementFunc) *ring {
-	r := &ring{byKind: map[string][]ringMember{}, place: place}
+	r := &ring{byKind: map[string][]ringMember{}, place: place, slots: map[slotsKey][]string{}}
 	for _, m := range members {
 		rm := newRingMember(m.Address())
 		for _, k := range m.Kinds {
@@ -52,30 +62,38 @@ func newRing(members []*pcluster.Member, place PlacementFunc) *ring {
 }
 
 func newRingMember(addr string) ringMember {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(addr))
-	return ringMember{addr: addr, hash: h.Sum64()}
+	return ringMember{addr: addr, hash: fnv64(addr)}
 }
 
-// score is member m's rendezvous score for key: FNV-1a continued over the
-// key, then mixed.
-func (m ringMember) score(key string) uint64 {
-	h := m.hash
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
 	return h
 }
 
+// mix is the splitmix64 finalizer: keys and addresses that differ in one
+// character get unrelated scores.
+func mix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// score is member m's rendezvous score for a key hash.
+func (m ringMember) score(keyHash uint64) uint64 { return mix(m.hash ^ keyHash) }
+
 func highest(ms []ringMember, key string) string {
+	kh := mix(fnv64(key))
 	var best string
 	var bestScore uint64
 	for _, m := range ms {
-		h := m.score(key)
+		h := m.score(kh)
 		if best == "" || h > bestScore || (h == bestScore && m.addr > best) {
 			best, bestScore = m.addr, h
 		}
@@ -83,35 +101,76 @@ func highest(ms []ringMember, key string) string {
 	return best
 }
 
-// Rendezvous returns the address among addrs with the highest rendezvous
-// score for key: the same function the identity lookup places grains
-// with, so a Kafka group balancer that assigns partition keys with it
-// agrees with the lookup by construction.
-func Rendezvous(addrs []string, key string) string {
+// AssignSlots assigns slots 0..count-1 of group to the members at addrs:
+// each slot goes to the member with the highest rendezvous score for
+// "group/slot" that has fewer than ceil(count/len(addrs)) slots yet. It is
+// a pure function of its inputs, balanced, and moves few slots when a
+// member joins or leaves. The identity lookup places slot-placed grains
+// with it, and actorserve's Kafka group balancer assigns partitions with
+// it, so both agree by construction.
+func AssignSlots(addrs []string, group string, count int32) []string {
 	ms := make([]ringMember, len(addrs))
 	for i, a := range addrs {
 		ms[i] = newRingMember(a)
 	}
-	return highest(ms, key)
+	return assignSlots(ms, group, count)
+}
+
+func assignSlots(ms []ringMember, group string, count int32) []string {
+	owners := make([]string, count)
+	if len(ms) == 0 || count <= 0 {
+		return owners
+	}
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b ringMember) int { return strings.Compare(a.addr, b.addr) })
+	ms = slices.CompactFunc(ms, func(a, b ringMember) bool { return a.addr == b.addr })
+	capacity := (int(count) + len(ms) - 1) / len(ms)
+	load := make([]int, len(ms))
+	for slot := range count {
+		kh := mix(fnv64(group + "/" + strconv.Itoa(int(slot))))
+		best := -1
+		var bestScore uint64
+		for i, m := range ms {
+			if load[i] >= capacity {
+				continue
+			}
+			if h := m.score(kh); best < 0 || h > bestScore {
+				best, bestScore = i, h
+			}
+		}
+		load[best]++
+		owners[slot] = ms[best].addr
+	}
+	return owners
 }
 
 // owner picks the member that hosts identity: a pure function of the
 // member set (and the placement function), so every node with the same
 // view agrees. With a placement function the identity is placed by its
-// placement key, over the members carrying the placement's tag when any
-// do.
+// slot, over the members carrying the placement's tag when any do.
 func (r *ring) owner(kind, identity string) string {
 	ms := r.byKind[kind]
-	key := identity
 	if r.place != nil {
-		if k, tag, ok := r.place(kind, identity); ok {
-			key = k
+		if sl, tag, ok := r.place(kind, identity); ok && sl.Count > 0 && sl.Index >= 0 && sl.Index < sl.Count {
 			if tagged := r.byKind[tag]; tag != "" && len(tagged) > 0 {
 				ms = r.intersect(ms, tagged)
 			}
+			return r.slotOwners(ms, tag, sl)[sl.Index]
 		}
 	}
-	return highest(ms, key)
+	return highest(ms, identity)
+}
+
+func (r *ring) slotOwners(ms []ringMember, tag string, sl Slot) []string {
+	k := slotsKey{tag: tag, group: sl.Group, count: sl.Count}
+	r.slotsMu.Lock()
+	defer r.slotsMu.Unlock()
+	owners, ok := r.slots[k]
+	if !ok {
+		owners = assignSlots(ms, sl.Group, sl.Count)
+		r.slots[k] = owners
+	}
+	return owners
 }
 
 // intersect keeps the members of ms that are also in tagged (both are
@@ -132,10 +191,17 @@ func (r *ring) intersect(ms, tagged []ringMember) []ringMember {
 	return out
 }
 
-// PlacementFunc maps a grain identity to the key it is placed by, and the
+// Slot is a placement slot: slot Index of Count slots of Group (for
+// actorserve, partition Index of the Count partitions of an input topic).
+type Slot struct {
+	Group        string
+	Index, Count int32
+}
+
+// PlacementFunc maps a grain identity to the slot it is placed by, and the
 // member tag (see Options.Tags) whose members may host it. ok false places
 // the identity by itself over every member hosting the kind.
-type PlacementFunc func(kind, identity string) (key, tag string, ok bool)
+type PlacementFunc func(kind, identity string) (slot Slot, tag string, ok bool)
 
 // lookup is our protoactor IdentityLookup: rendezvous placement like the
 // stock disthash lookup, but the ring is an atomic snapshot never locked

@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"slices"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -59,16 +58,10 @@ func murmur2(b []byte) uint32 {
 	return h
 }
 
-// PartitionKey names partition p of topic as a placement key: the model
-// actors whose events are keyed to it are placed by the same key (see
-// cluster.PlacementFunc), so a partition and its models share a node.
-func PartitionKey(topic string, p int32) string {
-	return topic + "/" + strconv.Itoa(int(p))
-}
-
-// rendezvousBalancer assigns partition p of topic t to the group member
-// whose cluster address wins the rendezvous hash of PartitionKey(t, p): the
-// function the cluster's identity lookup places model actors with. The
+// rendezvousBalancer assigns the partitions of each topic to the group
+// members by their cluster addresses with cluster.AssignSlots (bounded-load
+// rendezvous hashing): the function the cluster's identity lookup places
+// model actors with. The
 // Kafka partition and the actors keyed to it therefore land on the same
 // node by construction, and when a node joins or leaves only the
 // partitions whose winner changed move. It is cooperative: a moving
@@ -157,9 +150,8 @@ func (*rendezvousBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]i
 		if len(addrs) == 0 {
 			continue
 		}
-		for p := int32(0); p < n; p++ {
-			owner := cluster.Rendezvous(addrs, PartitionKey(t, p))
-			plan.AddPartition(byAddr[owner].member, t, p)
+		for p, owner := range cluster.AssignSlots(addrs, t, n) {
+			plan.AddPartition(byAddr[owner].member, t, int32(p))
 		}
 	}
 	plan.AdjustCooperative(cb)

@@ -125,12 +125,32 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 	for _, t := range topics {
 		in.topics[t] = true
 	}
+	var err error
+	in.producer, err = kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ProducerLinger(cfg.ProducerLinger),
+		kgo.MaxBufferedRecords(cfg.ProducerMaxBuffered),
+		kgo.ClientID("actorserve-"+node),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ingress producer: %w", err)
+	}
+	return in, nil
+}
+
+// newConsumer creates the group consumer. It joins the group at once, so
+// Run creates it: by then the node is a cluster member and its address,
+// which the group balancer places partitions by, is known.
+func (in *Ingress) newConsumer() error {
+	in.mu.Lock()
+	topics := slices.Sorted(maps.Keys(in.topics))
+	in.mu.Unlock()
+	cfg := in.cfg
 	balancer := kgo.CooperativeStickyBalancer()
 	if cfg.MemberAddr != nil {
 		balancer = &rendezvousBalancer{addr: cfg.MemberAddr}
 	}
-	var err error
-	in.consumer, err = kgo.NewClient(
+	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.Balancers(balancer),
@@ -149,22 +169,15 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.HeartbeatInterval(min(time.Second, cfg.SessionTimeout/3)),
-		kgo.ClientID("actorserve-"+node),
+		kgo.ClientID("actorserve-"+in.node),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("ingress consumer: %w", err)
+		return fmt.Errorf("ingress consumer: %w", err)
 	}
-	in.producer, err = kgo.NewClient(
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ProducerLinger(cfg.ProducerLinger),
-		kgo.MaxBufferedRecords(cfg.ProducerMaxBuffered),
-		kgo.ClientID("actorserve-"+node),
-	)
-	if err != nil {
-		in.consumer.Close()
-		return nil, fmt.Errorf("ingress producer: %w", err)
-	}
-	return in, nil
+	in.mu.Lock()
+	in.consumer = cl
+	in.mu.Unlock()
+	return nil
 }
 
 // TableChanged is called for every descriptor change: it refreshes the
@@ -179,10 +192,11 @@ func (in *Ingress) TableChanged(id string) {
 			add = append(add, t)
 		}
 	}
+	consumer := in.consumer
 	in.mu.Unlock()
-	if len(add) > 0 {
+	if len(add) > 0 && consumer != nil {
 		in.logger.Info("reading topics bound by descriptors", "topics", add)
-		in.consumer.AddConsumeTopics(add...)
+		consumer.AddConsumeTopics(add...)
 	}
 }
 
@@ -205,6 +219,10 @@ func (in *Ingress) predict(id string, events []msg.Event) (*msg.PredictResponse,
 
 // Run polls until ctx ends, then drains, commits and leaves the group.
 func (in *Ingress) Run(ctx context.Context) error {
+	if err := in.newConsumer(); err != nil {
+		in.producer.Close()
+		return err
+	}
 	commitDone := make(chan struct{})
 	go func() {
 		defer close(commitDone)
@@ -254,7 +272,12 @@ func (in *Ingress) Run(ctx context.Context) error {
 func (in *Ingress) Abort() {
 	in.aborted.Store(true)
 	in.stop()
-	in.consumer.Close()
+	in.mu.Lock()
+	consumer := in.consumer
+	in.mu.Unlock()
+	if consumer != nil {
+		consumer.Close()
+	}
 	in.producer.Close()
 }
 

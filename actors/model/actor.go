@@ -2,6 +2,8 @@ package model
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -305,6 +307,9 @@ func (a *modelActor) load(d *serving.Descriptor) {
 			a.logger.Warn("learned state could not be restored; this activation stops without serving", "err", err)
 		}
 	}
+	if a.online != nil && a.restoreErr == nil {
+		defer a.publishLearning()
+	}
 	a.tracker = newLabelTracker(d)
 	a.feedback = newFeedbackStore(a.h.cfg.FeedbackMax, a.h.cfg.FeedbackTTL)
 	a.matched, a.unmatched, a.labelLag = 0, 0, 0
@@ -573,6 +578,16 @@ func (a *modelActor) publishLearning() {
 		ls.Accuracy, ls.AccuracyRecent, ls.Kappa, ls.KappaT = st.Accuracy, st.AccuracyRecent, st.Kappa, st.KappaT
 		ls.MAE, ls.MAERecent = st.MAE, st.MAERecent
 		ls.Drifts, ls.LastDrift = int64(st.Drifts), st.LastDrift
+		ls.Replayed, ls.Epoch = a.replayed, a.epoch
+		if a.h.replay != nil && a.pos != nil {
+			for p, next := range a.pos {
+				ls.Partition, ls.Position = p, next
+			}
+		}
+		if b, err := a.online.MarshalBinary(); err == nil {
+			sum := sha256.Sum256(b)
+			ls.StateSHA256 = hex.EncodeToString(sum[:])
+		}
 	} else {
 		a.tracker.fill(ls)
 		ls.Labels = a.matched

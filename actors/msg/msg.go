@@ -218,6 +218,18 @@ type LearningStats struct {
 	Pending        int64     `msgpack:"fp" json:"pending_feedback"`
 	Checkpoints    int64     `msgpack:"cp" json:"checkpoints"`
 	RestoredFrom   int64     `msgpack:"rf,omitempty" json:"restored_updates,omitempty"`
+	// Replayed counts the labelled events this activation learned from the
+	// log before it served (events after the restored state's positions).
+	Replayed int64 `msgpack:"rp,omitempty" json:"replayed,omitempty"`
+	// Epoch is the activation's fence: the offset of its claim in the
+	// state topic. Partition and Position: the home partition of the input
+	// topic and the next offset in it to learn from.
+	Epoch     int64 `msgpack:"ep,omitempty" json:"epoch,omitempty"`
+	Partition int32 `msgpack:"pa,omitempty" json:"partition,omitempty"`
+	Position  int64 `msgpack:"po,omitempty" json:"position,omitempty"`
+	// StateSHA256 is the hex SHA-256 of the whole learned state (weights,
+	// scaler, metrics): two learners with equal digests are bit-identical.
+	StateSHA256 string `msgpack:"sh,omitempty" json:"state_sha256,omitempty"`
 }
 
 // HistoryQuery asks a node for the recent time series of one model.

@@ -39,7 +39,7 @@ func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
 		Learning: &msg.LearningStats{
 			Algorithm: "scw1", Task: "binary", Labels: 40, Updates: 40, Accuracy: 0.9, AccuracyRecent: 0.95,
 			Kappa: 0.8, KappaT: 0.7, MAE: 0.1, MAERecent: 0.2, Drifts: 2, LastDrift: at(1_700_000_050, 5),
-			LabelLagMS: 12.5, Matched: 30, Unmatched: 4, Expired: 1, Pending: 6, Checkpoints: 3, RestoredFrom: 17,
+			LabelLagMS: 12.5, Matched: 30, Unmatched: 4, Expired: 1, Pending: 6, Checkpoints: 3, RestoredFrom: 17, Replayed: 4, Epoch: 88, Partition: 3, Position: 1234, StateSHA256: "ab12",
 		},
 	}
 }
@@ -52,8 +52,8 @@ func samples() map[uint32]wire.Message {
 	return map[uint32]wire.Message{
 		wire.TypeError: &wire.Error{Code: msg.CodeUnknownModel, Message: `model "x" is not deployed`},
 		msg.TypePredictRequest: &msg.PredictRequest{Model: "m1", Events: []msg.Event{
-			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}},
-			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}},
+			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41},
+			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40},
 		}},
 		msg.TypePredictResponse: &msg.PredictResponse{
 			Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,

@@ -427,13 +427,12 @@ const tagIngress = "@ingress"
 // partitioner); the ingress's group balancer assigns that partition with
 // the same rendezvous function over the same members, so the partition and
 // its models share a node. While P is unknown models are placed by id.
-func (n *Node) placement(kind, id string) (key, tag string, ok bool) {
+func (n *Node) placement(kind, id string) (slot cluster.Slot, tag string, ok bool) {
 	p := n.eventsPartitions.Load()
 	if kind != model.Kind || p <= 0 {
-		return "", "", false
+		return cluster.Slot{}, "", false
 	}
-	topic := n.cfg.Ingress.Topics[0]
-	return ingress.PartitionKey(topic, ingress.KeyPartition([]byte(id), p)), tagIngress, true
+	return cluster.Slot{Group: n.cfg.Ingress.Topics[0], Index: ingress.KeyPartition([]byte(id), p), Count: p}, tagIngress, true
 }
 
 // refreshPartitions reads the partition count of the first input topic.
