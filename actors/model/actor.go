@@ -125,6 +125,9 @@ func (a *modelActor) init(ctx actor.Context, id string) {
 	if d, ok := a.h.descs.Get(id); ok {
 		a.load(d)
 	}
+	if a.sinceCheckpoint >= a.h.cfg.CheckpointEvery {
+		a.checkpoint(ctx, "replayed") // the next activation need not replay it again
+	}
 }
 
 // restoreBudget bounds claiming, restoring and replaying at activation.

@@ -56,7 +56,7 @@ func postJSON(t testing.TB, url string, v any) []byte {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != 200 && resp.StatusCode != 202 {
 		t.Fatalf("POST %s: %s %s", url, resp.Status, out)
 	}
 	return out
@@ -100,16 +100,25 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 		labels = append(labels, map[string]any{"id": id, "label": l})
 	}
 	labels = append(labels, map[string]any{"id": "never-predicted", "label": "pos"})
+	// Labels of a learning model go through the input topic: the answer
+	// comes once Kafka holds them, and the model learns them from there.
 	fb := postJSON(t, "http://"+nodes[1].HTTPAddr()+"/v1/models/learner/feedback", map[string]any{"events": labels})
-	var fbAns struct{ Matched, Unmatched int }
+	var fbAns struct {
+		Accepted int     `json:"accepted"`
+		Offsets  []int64 `json:"offsets"`
+	}
 	_ = json.Unmarshal(fb, &fbAns)
-	if fbAns.Matched != 100 || fbAns.Unmatched != 1 {
+	if fbAns.Accepted != 101 || len(fbAns.Offsets) != 101 {
 		t.Fatalf("feedback answer %s", fb)
 	}
-	before := getModelJSON(t, nodes[0].HTTPAddr(), "learner")
-	if before.Learning == nil || before.Learning.Updates != 400 || before.Learning.Matched != 100 || before.Learning.Unmatched != 1 {
-		t.Fatalf("learning before failover: %+v", before.Learning)
-	}
+	var before learningJSON
+	clustertest.Eventually(t, 10*time.Second, func() error {
+		before = getModelJSON(t, nodes[0].HTTPAddr(), "learner")
+		if before.Learning == nil || before.Learning.Updates != 400 || before.Learning.Matched != 100 || before.Learning.Unmatched != 1 {
+			return fmt.Errorf("learning before failover: %+v", before.Learning)
+		}
+		return nil
+	})
 	if before.Learning.Accuracy < 0.85 {
 		t.Fatalf("accuracy %.3f on a separable concept", before.Learning.Accuracy)
 	}
@@ -128,7 +137,7 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 	var after learningJSON
 	clustertest.Eventually(t, 10*time.Second, func() error {
 		after = getModelJSON(t, other.HTTPAddr(), "learner")
-		if after.Learning == nil || after.Node != other.Cluster.Name() {
+		if after.Learning == nil || after.Node != other.Cluster.Name() || after.Learning.Updates < 401 {
 			return fmt.Errorf("model on %q, learning %+v", after.Node, after.Learning)
 		}
 		return nil
