@@ -29,6 +29,9 @@ type learningJSON struct {
 		Restored  int64   `json:"restored_updates"`
 		Matched   int64   `json:"matched_feedback"`
 		Unmatched int64   `json:"unmatched_feedback"`
+		Replayed  int64   `json:"replayed"`
+		Epoch     int64   `json:"epoch"`
+		SHA256    string  `json:"state_sha256"`
 	} `json:"learning"`
 }
 
