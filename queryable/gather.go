@@ -29,6 +29,9 @@ type ModelView struct {
 	// model; more than one means a short double activation during churn,
 	// and the stats are then merged from all of them.
 	Replicas []string `json:"replicas,omitempty"`
+	// PerNode holds each node's own stats when several reported the model
+	// (GET /v1/models/{id} only).
+	PerNode []msg.ModelStats `json:"per_node,omitempty"`
 }
 
 // gathered is one scatter-gather over the members.
@@ -335,7 +338,16 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	if len(dd.Data) > 4096 {
 		dd.Data = nil // keep the answer small; the model bytes are in the control topic
 	}
-	writeJSON(w, http.StatusOK, modelDetail{ModelView: view(d, g.byID[id]), Descriptor: &dd, Partial: len(g.missing) > 0, Missing: g.missing})
+	mv := view(d, g.byID[id])
+	if rows := g.byID[id]; len(rows) > 1 {
+		mv.PerNode = make([]msg.ModelStats, len(rows))
+		for i, st := range rows {
+			st.Sketch, st.Buckets = nil, nil
+			mv.PerNode[i] = st
+		}
+		slices.SortFunc(mv.PerNode, func(a, b msg.ModelStats) int { return cmp.Compare(a.Node, b.Node) })
+	}
+	writeJSON(w, http.StatusOK, modelDetail{ModelView: mv, Descriptor: &dd, Partial: len(g.missing) > 0, Missing: g.missing})
 }
 
 type historyJSON struct {
