@@ -259,6 +259,19 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 			sys.Root.Send(self, checkpointFailed{}) // try again at the next chance
 		}
 	}
+	var acked chan error
+	if why == whyJoined {
+		// Labels joined to predictions held in memory cannot be replayed
+		// from the log: the batch is answered (and its offsets committed)
+		// only once the state that learned them is in Kafka.
+		acked = make(chan error, 1)
+		failed = func(err error) {
+			acked <- err
+			if err != nil {
+				sys.Root.Send(self, checkpointFailed{})
+			}
+		}
+	}
 	if err := a.h.ckpt.Save(c, failed); err != nil {
 		if errors.Is(err, state.ErrStale) {
 			a.logger.Warn("another activation of this model checkpointed newer state; stopping this one", "err", err)
@@ -269,11 +282,24 @@ func (a *modelActor) checkpoint(ctx actor.Context, why string) {
 		a.logger.Error("checkpoint", "err", err)
 		return
 	}
+	if acked != nil {
+		select {
+		case err := <-acked:
+			if err != nil {
+				a.logger.Warn("checkpoint of joined labels not written", "err", err)
+			}
+		case <-time.After(10 * time.Second):
+			a.logger.Warn("checkpoint of joined labels not acknowledged in 10s")
+		}
+	}
 	a.sinceCheckpoint = 0
 	a.lastCheckpoint = time.Now()
 	a.checkpoints++
 	a.logger.Debug("checkpoint", "why", why, "updates", c.Updates)
 }
+
+// whyJoined is the checkpoint reason after labels joined to predictions.
+const whyJoined = "joined"
 
 // load swaps in the model of d. On failure the previous model (if any)
 // keeps serving and the error is reported as last_error.
@@ -451,7 +477,7 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 	start := time.Now()
 	res := make([]msg.Result, len(req.Events))
 	scored := 0
-	labelled := false
+	labelled, joined := false, false
 	for i := range req.Events {
 		ev := &req.Events[i]
 		r := &res[i]
@@ -471,6 +497,7 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 				continue
 			}
 			r.Matched = true
+			joined = true
 			a.matched++
 			a.labelLag += now.Sub(p.at)
 			if err := a.teach(p.x, ev.Label, p.pred, true); err != nil {
@@ -517,7 +544,10 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 	}
 	if labelled {
 		a.publishLearning()
-		if a.sinceCheckpoint >= a.h.cfg.CheckpointEvery || (a.sinceCheckpoint > 0 && time.Since(a.lastCheckpoint) >= a.h.cfg.CheckpointInterval) {
+		switch {
+		case joined && a.online != nil:
+			a.checkpoint(ctx, whyJoined)
+		case a.sinceCheckpoint >= a.h.cfg.CheckpointEvery || (a.sinceCheckpoint > 0 && time.Since(a.lastCheckpoint) >= a.h.cfg.CheckpointInterval):
 			a.checkpoint(ctx, "periodic")
 		}
 	}
