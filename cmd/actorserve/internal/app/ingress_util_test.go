@@ -48,7 +48,7 @@ func ingBroker(t *testing.T) *broker.Broker {
 // ingStartNode starts a node named name on brokers with the format
 // registry reg (nil = built-ins) and waits until it is ready; adjust tunes
 // the configuration. The node is closed when the test ends.
-func ingStartNode(t *testing.T, brokers []string, name string, reg *serving.Registry, adjust func(*NodeConfig)) *Node {
+func ingStartNode(t testing.TB, brokers []string, name string, reg *serving.Registry, adjust func(*NodeConfig)) *Node {
 	t.Helper()
 	cfg := DefaultNodeConfig()
 	cfg.Brokers = brokers
@@ -139,7 +139,7 @@ func ingLinear(features, labels []string, coef [][]float64, icpt []float64, link
 
 // ingProducer returns a producer on brokers (linger 0), closed at the end
 // of the test.
-func ingProducer(t *testing.T, brokers []string, opts ...kgo.Opt) *kgo.Client {
+func ingProducer(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0)}, opts...)...)
 	if err != nil {
@@ -384,7 +384,7 @@ func ingNear(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.
 
 // ingLogger logs warnings and errors to t.Log and goes quiet when the test
 // ends, so goroutines that outlive it cannot panic the test binary.
-func ingLogger(t *testing.T) *slog.Logger {
+func ingLogger(t testing.TB) *slog.Logger {
 	w := &ingLogWriter{t: t}
 	t.Cleanup(func() {
 		w.mu.Lock()
@@ -396,7 +396,7 @@ func ingLogger(t *testing.T) *slog.Logger {
 
 type ingLogWriter struct {
 	mu   sync.Mutex
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 

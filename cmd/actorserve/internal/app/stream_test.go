@@ -20,7 +20,7 @@ import (
 )
 
 // startTestNode starts a full node (ingress included) on a test broker.
-func startTestNode(t *testing.T, brokers []string, name string) *Node {
+func startTestNode(t testing.TB, brokers []string, name string) *Node {
 	t.Helper()
 	cfg := DefaultNodeConfig()
 	cfg.Brokers = brokers
