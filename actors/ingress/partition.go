@@ -295,7 +295,7 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 	}
 	e.remaining.Store(int32(len(ids)))
 	for _, id := range ids {
-		if out.Label != nil && p.reroute(e, id) {
+		if out.Label != nil && !out.NoFeatures && p.reroute(e, id) {
 			continue
 		}
 		q := p.models[id]
@@ -325,14 +325,17 @@ func toEvent(ev *inEvent) (msg.Event, bool) {
 	return out, true
 }
 
-// reroute sends a labelled event of a learning model that was read
-// anywhere but the model's home partition (the partition of the first
+// reroute sends a labelled event (features and label) of a learning model
+// that was read anywhere but the model's home partition (the partition of the first
 // input topic its id is keyed to) to that partition, keyed by the model
 // id, and reports true; the copy is learned from there. A learning model
 // thus learns only from its home partition, in that partition's order,
 // which is what its checkpoints record positions in and what a new
 // activation replays. The event counts as processed for this model once
-// Kafka acknowledged the copy.
+// Kafka acknowledged the copy. Label-only events are not rerouted: they
+// teach by joining a prediction held in memory, which no replay can
+// rebuild, so they go straight to the activation (which checkpoints before
+// it acknowledges them) without the detour's delay.
 func (p *partition) reroute(e *entry, id string) bool {
 	d, ok := p.in.table.Get(id)
 	if !ok || !d.Learns() {
