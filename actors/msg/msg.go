@@ -23,11 +23,19 @@ const (
 	TypeStatsReply      uint32 = 103
 	TypeHistoryQuery    uint32 = 104
 	TypeHistoryReply    uint32 = 105
+	// TypePredictRequestV2 is PredictRequest in its compact form (feature
+	// names once per batch); TypePredictRequest is still read.
+	TypePredictRequestV2 uint32 = 106
+	// TypePredictResponseV2 is PredictResponse in its compact form (score
+	// labels once per batch); TypePredictResponse is still read.
+	TypePredictResponseV2 uint32 = 107
 )
 
 func init() {
-	wire.Register(TypePredictRequest, "msg.PredictRequest", func() wire.Message { return new(PredictRequest) })
-	wire.Register(TypePredictResponse, "msg.PredictResponse", func() wire.Message { return new(PredictResponse) })
+	wire.Register(TypePredictRequest, "msg.PredictRequest(v1)", func() wire.Message { return new(predictRequestV1) })
+	wire.Register(TypePredictRequestV2, "msg.PredictRequest", func() wire.Message { return new(PredictRequest) })
+	wire.Register(TypePredictResponse, "msg.PredictResponse(v1)", func() wire.Message { return new(predictResponseV1) })
+	wire.Register(TypePredictResponseV2, "msg.PredictResponse", func() wire.Message { return new(PredictResponse) })
 	wire.Register(TypeStatsQuery, "msg.StatsQuery", func() wire.Message { return new(StatsQuery) })
 	wire.Register(TypeStatsReply, "msg.StatsReply", func() wire.Message { return new(StatsReply) })
 	wire.Register(TypeHistoryQuery, "msg.HistoryQuery", func() wire.Message { return new(HistoryQuery) })
@@ -95,7 +103,7 @@ type PredictRequest struct {
 
 // Serialize implements wire.Message.
 func (m *PredictRequest) Serialize() (remote.RootSerialized, error) {
-	return wire.Pack(TypePredictRequest, m)
+	return wire.Pack(TypePredictRequestV2, m)
 }
 
 // Result is the outcome for one event: a prediction, or an error code and
@@ -122,7 +130,7 @@ type PredictResponse struct {
 
 // Serialize implements wire.Message.
 func (m *PredictResponse) Serialize() (remote.RootSerialized, error) {
-	return wire.Pack(TypePredictResponse, m)
+	return wire.Pack(TypePredictResponseV2, m)
 }
 
 // StatsQuery asks a node for the stats of the model actors it hosts (all

@@ -65,7 +65,17 @@ func (x *Envelope) Deserialize() (remote.RootSerializable, error) {
 	if err := msgpack.Unmarshal(x.GetData(), m); err != nil {
 		return nil, fmt.Errorf("wire: decode %s: %w", e.name, err)
 	}
+	if u, ok := m.(Upgrader); ok {
+		return u.Upgrade(), nil
+	}
 	return m, nil
+}
+
+// Upgrader is a message in an older wire form that is delivered as its
+// current type: the registry keeps reading the old type id after the
+// message moved to a new one.
+type Upgrader interface {
+	Upgrade() Message
 }
 
 // RoundTrip encodes and decodes m exactly as a remote send would. Tests use
