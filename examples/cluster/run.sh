@@ -106,11 +106,12 @@ for k in $(seq 1 $MODELS); do
 	"$AS" deploy --http "${HTTP[n1]}" "$WORK/m$k.json"
 done
 
-# events: e-1 ... e-N, round-robin over the models, keyed by id so that they
-# spread over every partition (and so over every node's consumer).
+# events: e-1 ... e-N, round-robin over the models, keyed by model id: a
+# model's events share one partition, and the node that reads it hosts the
+# model (placement follows partitions).
 awk -v n="$EVENTS" -v m="$MODELS" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"model\": \"m%d\", \"id\": \"e-%d\", \"features\": {\"x\": %d, \"y\": %.1f}}\n", (i - 1) % m + 1, i, i % 10, (i % 7) / 2 }' >"$WORK/events.jsonl"
 say "streaming $EVENTS events at $RATE/s (actorserve send in the background)"
-"$AS" send --file "$WORK/events.jsonl" --key-column id --rate "$RATE" --brokers "$BROKER" >"$WORK/send.log" 2>&1 &
+"$AS" send --file "$WORK/events.jsonl" --key-column model --rate "$RATE" --brokers "$BROKER" >"$WORK/send.log" 2>&1 &
 PID[send]=$!
 echo "${PID[send]}" >>"$WORK/pids"
 
@@ -146,7 +147,10 @@ while :; do
 done
 say "models after the failover (asked $via)"
 cat "$WORK/models-after.txt"
-awk 'FNR == 1 { f++ } f == 1 && $4 == "active" { was[$1] = $5 } f == 2 && $4 == "active" && ($1 in was) && was[$1] != $5 { printf "moved %s: %s -> %s\n", $1, was[$1], $5 }' \
+# A moved model either left the victim with its partition, or moved between
+# survivors because the balanced assignment over two members differs from
+# the one over three ("rebalanced").
+awk -v v="$victim" 'FNR == 1 { f++ } f == 1 && $4 == "active" { was[$1] = $5 } f == 2 && $4 == "active" && ($1 in was) && was[$1] != $5 { printf "moved %s: %s -> %s%s\n", $1, was[$1], $5, (was[$1] == v ? "" : " (rebalanced)") }' \
 	"$WORK/models-before.txt" "$WORK/models-after.txt"
 
 deadline=$((SECONDS + 30))
