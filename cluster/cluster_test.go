@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,14 +208,28 @@ func TestLeaveMovesGrainsQuickly(t *testing.T) {
 	_ = leaving.Close()
 }
 
+// TestFencedNodeRejoinsWithNewID cuts a node off until the others declare
+// it dead, heals the cut, and checks that it fences itself and comes back
+// under a new id: a node that joined through a seed, and the seed itself
+// (started with no seeds of its own, it rejoins through the peers it knew).
 func TestFencedNodeRejoinsWithNewID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		idx  int
+	}{{"joined", 2}, {"seed", 0}} {
+		t.Run(tc.name, func(t *testing.T) { testFencedRejoin(t, tc.idx) })
+	}
+}
+
+func testFencedRejoin(t *testing.T, idx int) {
 	c := fixture(t, 3)
-	node := c.Nodes[2]
+	node := c.Nodes[idx]
+	others := slices.Delete(slices.Clone(c.Nodes), idx, idx+1)
 	oldID := node.MemberID()
-	c.Cuts[2].Cut()
+	c.Cuts[idx].Cut()
 	// The others declare it dead.
 	clustertest.Eventually(t, 20*time.Second, func() error {
-		for _, n := range c.Nodes[:2] {
+		for _, n := range others {
 			for _, m := range n.Members() {
 				if m.ID == oldID {
 					return fmt.Errorf("%s still lists %s", n.Name(), oldID)
@@ -223,7 +238,7 @@ func TestFencedNodeRejoinsWithNewID(t *testing.T) {
 		}
 		return nil
 	})
-	c.Cuts[2].Heal()
+	c.Cuts[idx].Heal()
 	// It learns it was declared dead, fences itself, and comes back under a
 	// new member id that everyone lists.
 	clustertest.Eventually(t, 30*time.Second, func() error {
@@ -247,7 +262,7 @@ func TestFencedNodeRejoinsWithNewID(t *testing.T) {
 	})
 	// And it serves grains again.
 	for i := 0; i < 20; i++ {
-		if _, err := ask(t, c.Nodes[0], fmt.Sprintf("f-%d", i), 5*time.Second); err != nil {
+		if _, err := ask(t, node, fmt.Sprintf("f-%d", i), 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}

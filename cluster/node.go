@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,7 @@ type Node struct {
 	mu         sync.Mutex // serialises start, fence and stop
 	remotePort int
 	gossipPort int
+	rejoin     []string // gossip addresses of the peers known before the last fence
 	fences     atomic.Int64
 	stopped    bool
 	closing    atomic.Bool // set before Close or Kill takes mu, so a fence restart loop gives up
@@ -122,6 +124,7 @@ func (n *Node) startRuntime() (err error) {
 	lk := newLookup(n, n.cfg.ActivationTimeout, n.opts.Placement, n.logger)
 	prov := newProvider(cfg, n.logger, n.cfg.HTTP)
 	prov.tags = n.opts.Tags
+	prov.rejoin = n.rejoin
 	cc := pcluster.Configure(n.cfg.ClusterName, prov, lk, rc,
 		pcluster.WithKinds(n.opts.Kinds...),
 		pcluster.WithRequestTimeout(n.cfg.RequestTimeout),
@@ -187,6 +190,9 @@ func (n *Node) fence(old *runtime, reason string) {
 	if n.opts.OnFencing != nil {
 		n.opts.OnFencing()
 	}
+	// Rejoin through every peer this incarnation knew, not only the
+	// configured seeds (a seed node has none).
+	n.rejoin = slices.DeleteFunc(old.provider.knownPeers(), func(a string) bool { return a == n.GossipAddr() })
 	n.rt.Store(nil)
 	n.shutdownRuntime(old, false)
 	backoff := 200 * time.Millisecond

@@ -85,7 +85,9 @@ type provider struct {
 	peers      map[string]peer      // by member id (= memberlist node name)
 	tombstones map[string]time.Time // member ids that died or left
 	fenceSent  map[string]time.Time
+	gossipOf   map[string]string // member id → gossip address of every peer seen (bounded), the seeds of a rejoin
 	snapshot   []Member
+	rejoin     []string // extra seeds tried after a fence; failing to reach them is not fatal
 	left       bool
 
 	kick    chan struct{}
@@ -102,6 +104,7 @@ func newProvider(cfg Config, logger *slog.Logger, httpAddr string) *provider {
 		peers:      map[string]peer{},
 		tombstones: map[string]time.Time{},
 		fenceSent:  map[string]time.Time{},
+		gossipOf:   map[string]string{},
 		kick:       make(chan struct{}, 1),
 		fenced:     make(chan string, 1),
 		stop:       make(chan struct{}),
@@ -186,6 +189,9 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 			return err
 		}
 	}
+	if len(p.rejoin) > 0 {
+		p.joinPeers()
+	}
 	p.kickLoop()
 	return nil
 }
@@ -206,6 +212,42 @@ func (p *provider) join() error {
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// joinPeers contacts the peers this node knew before it fenced itself. A
+// seed node (started without --join) has no other way back into the
+// cluster: the members that declared it dead do not call it again, so
+// without this it would stay a cluster of one beside the real one.
+// Reaching none of them is not fatal (they may all be gone); the node
+// then runs alone, as a seed does at start.
+func (p *provider) joinPeers() {
+	deadline := time.Now().Add(min(p.cfg.JoinTimeout, 10*time.Second))
+	backoff := 100 * time.Millisecond
+	for {
+		n, err := p.ml.Join(p.rejoin)
+		if n > 0 {
+			p.logger.Info("rejoined cluster through known peers", "peers", p.rejoin, "reached", n)
+			return
+		}
+		if time.Now().After(deadline) {
+			p.logger.Warn("rejoin: no known peer answered; running alone until a member joins", "peers", p.rejoin, "err", err)
+			return
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// knownPeers is the gossip addresses of every peer seen, for a rejoin.
+func (p *provider) knownPeers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.gossipOf))
+	for _, a := range p.gossipOf {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // StartClient implements pcluster.ClusterProvider. Client nodes are not
@@ -414,6 +456,15 @@ func (p *provider) upsert(n *memberlist.Node) {
 	cp.Meta = nil
 	p.mu.Lock()
 	p.peers[n.Name] = peer{meta: m, node: cp}
+	if n.Name != p.self.ID {
+		if _, ok := p.gossipOf[n.Name]; !ok && len(p.gossipOf) >= maxTombstones {
+			for id := range p.gossipOf { // forget one at random: any live peer will do as a seed
+				delete(p.gossipOf, id)
+				break
+			}
+		}
+		p.gossipOf[n.Name] = n.Address()
+	}
 	p.mu.Unlock()
 	p.kickLoop()
 }
