@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -46,11 +47,31 @@ type BenchResult struct {
 	P50          time.Duration `json:"p50"`
 	P99          time.Duration `json:"p99"`
 	Samples      int           `json:"samples"`
+	// RatioConsumer is EventsPerSec over that of (a'), the hand-written
+	// franz-go consumer that scores the same models.
+	RatioConsumer float64 `json:"ratio_to_consumer,omitempty"`
+	// CPUPerMillion is the process's CPU seconds (user + system) over the
+	// throughput window, per million events; 0 where not measured.
+	CPUPerMillion float64 `json:"cpu_seconds_per_million_events,omitempty"`
+	// Batches and CrossNode are the throughput run's batches sent to model
+	// actors and those answered on another node, summed over the nodes
+	// (actorserve rows only).
+	Batches   int64 `json:"batches,omitempty"`
+	CrossNode int64 `json:"cross_node_batches,omitempty"`
 }
 
+// Bench modes: what consumes the input topic.
+const (
+	benchPassthrough = "passthrough" // (a) franz-go, records copied untouched
+	benchConsumer    = "consumer"    // (a') franz-go, hand-written scoring
+	benchActorserve  = "actorserve"  // (b), (c), ... actorserve nodes
+)
+
 // RunBench measures (a) a plain franz-go consume→produce passthrough, the
-// ceiling, then (b) actorserve with each node count: throughput over a
-// preloaded topic, and end-to-end latency at half that rate.
+// ceiling, (a') a hand-written franz-go consumer that scores the same
+// models (what a user would write instead of actorserve), then actorserve
+// with each node count: throughput over a preloaded topic, CPU per event
+// over that run, and end-to-end latency at half that rate.
 func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -65,17 +86,25 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		brokers = b.Addrs()
 	}
 	var out []BenchResult
-	pass, err := benchOne(ctx, cfg, brokers, "passthrough", 0)
+	pass, err := benchOne(ctx, cfg, brokers, benchPassthrough, "(a) franz-go passthrough", 0)
 	if err != nil {
 		return nil, fmt.Errorf("passthrough: %w", err)
 	}
 	out = append(out, pass)
-	for _, n := range cfg.Nodes {
-		r, err := benchOne(ctx, cfg, brokers, "actorserve", n)
+	cons, err := benchOne(ctx, cfg, brokers, benchConsumer, "(a') franz-go consumer, encoding/json", 0)
+	if err != nil {
+		return out, fmt.Errorf("hand-written consumer: %w", err)
+	}
+	cons.Ratio = cons.EventsPerSec / pass.EventsPerSec
+	out = append(out, cons)
+	for i, n := range cfg.Nodes {
+		name := fmt.Sprintf("(%c) actorserve, %d node(s)", 'b'+i, n)
+		r, err := benchOne(ctx, cfg, brokers, benchActorserve, name, n)
 		if err != nil {
 			return out, fmt.Errorf("actorserve %d nodes: %w", n, err)
 		}
 		r.Ratio = r.EventsPerSec / pass.EventsPerSec
+		r.RatioConsumer = r.EventsPerSec / cons.EventsPerSec
 		out = append(out, r)
 	}
 	return out, nil
@@ -91,9 +120,26 @@ type benchRun struct {
 	client          *kgo.Client
 	modelsTopic     string
 	descriptorsDone bool
+	nodes           []*Node // actorserve mode
+
+	failMu sync.Mutex
+	failed error // the processor's own failure; ends await
 }
 
-func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode string, nodes int) (BenchResult, error) {
+// fail records the processor's first failure.
+func (r *benchRun) fail(err error) {
+	r.failMu.Lock()
+	r.failed = cmpErr(r.failed, err)
+	r.failMu.Unlock()
+}
+
+func (r *benchRun) failure() error {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	return r.failed
+}
+
+func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode, name string, nodes int) (BenchResult, error) {
 	tag := strconv.FormatUint(rand.Uint64()%1e9, 10)
 	r := &benchRun{cfg: cfg, brokers: brokers, in: "bench-in-" + tag, out: "bench-out-" + tag, group: "bench-" + tag,
 		modelsTopic: "bench-models-" + tag}
@@ -109,12 +155,18 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	if _, err := r.adm.CreateTopics(ctx, 1, 1, map[string]*string{"cleanup.policy": ptr("compact")}, r.modelsTopic); err != nil {
 		return BenchResult{}, err
 	}
+	// The embedded broker keeps every record in memory: drop this run's
+	// topics afterwards, so that a later run's garbage collector does not
+	// scan an earlier run's records.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = r.adm.DeleteTopics(dctx, r.in, r.out, r.out+"-dead", r.modelsTopic)
+	}()
 	for i := 0; i < cfg.Models; i++ {
 		r.models = append(r.models, fmt.Sprintf("bench-%02d", i))
 	}
-	name := "(a) franz-go passthrough"
-	if mode != "passthrough" {
-		name = fmt.Sprintf("(b) actorserve, %d node(s)", nodes)
+	if mode != benchPassthrough {
 		if err := r.publishModels(ctx); err != nil {
 			return BenchResult{}, err
 		}
@@ -123,11 +175,15 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	if err := r.produce(ctx, cfg.Events, 0, nil); err != nil {
 		return BenchResult{}, err
 	}
+	runtime.GC() // each run starts from a collected heap
+	cpu := startCPUSampler(2 * time.Millisecond)
 	if err := r.startProcessor(ctx, mode, nodes); err != nil {
+		cpu.Stop()
 		return BenchResult{}, err
 	}
 	defer r.stop()
-	span, err := r.await(ctx, cfg.Events, nil)
+	first, last, err := r.await(ctx, cfg.Events, nil)
+	samples := cpu.Stop()
 	if err != nil {
 		return BenchResult{}, err
 	}
@@ -135,7 +191,25 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	// record's own timestamps, so that neither the processor's start-up
 	// (joining the group; a node also joins the cluster) nor the reader's
 	// speed counts.
+	span := max(last.Sub(first), time.Millisecond)
 	res := BenchResult{Name: name, EventsPerSec: float64(cfg.Events-1) / span.Seconds()}
+	// CPU is the whole process's (getrusage RUSAGE_SELF, user + system)
+	// over the same window, from the first to the last output record's
+	// timestamp (millisecond precision, hence the extra millisecond), for
+	// every mode alike. The harness shares the process: the embedded
+	// broker, the preloaded topic's fetches, the output reader and the
+	// sampler count in every row, so rows compare; the absolute numbers
+	// are higher than the processor's own.
+	if c, ok := cpuBetween(samples, first, last.Add(time.Millisecond)); ok {
+		res.CPUPerMillion = c.Seconds() / float64(cfg.Events) * 1e6
+	}
+	for _, n := range r.nodes {
+		if n.Ingress != nil {
+			st := n.Ingress.Stats()
+			res.Batches += st.Batches
+			res.CrossNode += st.CrossNode
+		}
+	}
 
 	// Latency at half the measured maximum rate.
 	res.Rate = res.EventsPerSec / 2
@@ -144,7 +218,7 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode strin
 	var mu sync.Mutex
 	readErr := make(chan error, 1)
 	go func() {
-		_, err := r.await(ctx, cfg.Events+n, func(sent time.Time) {
+		_, _, err := r.await(ctx, cfg.Events+n, func(sent time.Time) {
 			mu.Lock()
 			lat = append(lat, time.Since(sent))
 			mu.Unlock()
@@ -234,22 +308,24 @@ func cmpErr(a, b error) error {
 }
 
 // await reads the output topic from the start until total records and
-// returns the span between the earliest and the latest record timestamp.
-func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Time)) (time.Duration, error) {
+// returns the earliest and the latest record timestamp among them.
+func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Time)) (first, last time.Time, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
-		return 0, err
+		return first, last, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	got := 0
-	var first, last time.Time
 	for got < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return 0, fmt.Errorf("read %d of %d outputs: %w", got, total, ctx.Err())
+			return first, last, fmt.Errorf("read %d of %d outputs: %w", got, total, ctx.Err())
+		}
+		if err := r.failure(); err != nil {
+			return first, last, fmt.Errorf("after %d of %d outputs: %w", got, total, err)
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			got++
@@ -268,7 +344,7 @@ func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Tim
 			}
 		})
 	}
-	return max(last.Sub(first), time.Millisecond), nil
+	return first, last, nil
 }
 
 // sentTime finds "t<unixnano>" (the event id) in a record value.
@@ -294,12 +370,14 @@ func sentTime(v []byte) (int64, bool) {
 }
 
 func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) error {
-	if mode == "passthrough" {
+	switch mode {
+	case benchPassthrough:
 		return r.startPassthrough(ctx)
+	case benchConsumer:
+		return r.startConsumer(ctx)
 	}
-	var started []*Node
 	r.stop = func() {
-		for _, n := range started {
+		for _, n := range r.nodes {
 			n.Close()
 		}
 	}
@@ -322,7 +400,7 @@ func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) e
 			r.stop()
 			return err
 		}
-		started = append(started, n)
+		r.nodes = append(r.nodes, n)
 		join = []string{n.Cluster.GossipAddr()}
 	}
 	return nil
@@ -407,15 +485,28 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func WriteBenchTable(w io.Writer, cfg BenchConfig, res []BenchResult) {
 	fmt.Fprintf(w, "%d JSON events, %d linear models, %d partitions; latency at half the maximum rate for %s\n", cfg.Events, cfg.Models, cfg.Partitions, cfg.Latency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tEVENTS/S\tVS PASSTHROUGH\tLATENCY RATE\tP50\tP99")
+	fmt.Fprintln(tw, "RUN\tEVENTS/S\tVS (A)\tVS (A')\tCPU S/1M EVENTS\tCROSS-NODE BATCHES\tLATENCY RATE\tP50\tP99")
 	for _, r := range res {
-		ratio := "-"
-		if r.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		cpu := "-"
+		if r.CPUPerMillion > 0 {
+			cpu = fmt.Sprintf("%.1f", r.CPUPerMillion)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, ratio, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+		cross := "-"
+		if r.Batches > 0 {
+			cross = fmt.Sprintf("%.1f%% of %d", 100*float64(r.CrossNode)/float64(r.Batches), r.Batches)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, ratioText(r.Ratio), ratioText(r.RatioConsumer),
+			cpu, cross, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(w, "CPU: the whole process (user + system) over the throughput window, the embedded broker and the output reader included in every row.")
+}
+
+func ratioText(r float64) string {
+	if r <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 var _ = errors.New
