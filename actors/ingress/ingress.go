@@ -45,9 +45,16 @@ type Stats struct {
 	CrossNode int64 `json:"cross_node_batches"`
 	// Rerouted counts labelled events of learning models forwarded to the
 	// model's home partition.
-	Rerouted   int64            `json:"rerouted"`
-	InFlight   int64            `json:"in_flight"`
-	Partitions []PartitionStats `json:"partitions"`
+	Rerouted int64 `json:"rerouted"`
+	// ProduceRetries counts writes to Kafka (predictions, dead letters,
+	// forwarded labels) retried after a failure that may heal (a missing
+	// topic, an unreachable broker); the event stays unacknowledged
+	// meanwhile. DeadLetterFailed counts dead letters Kafka refused for
+	// good; their events are held, never acknowledged.
+	ProduceRetries   int64            `json:"produce_retries"`
+	DeadLetterFailed int64            `json:"dead_letters_failed"`
+	InFlight         int64            `json:"in_flight"`
+	Partitions       []PartitionStats `json:"partitions"`
 }
 
 // PartitionStats describes one owned partition.
@@ -64,7 +71,7 @@ type counters struct {
 	events, predictions, skipped, pauses atomic.Int64
 	feedback, unmatched                  atomic.Int64
 	batches, crossNode                   atomic.Int64
-	rerouted                             atomic.Int64
+	rerouted, produceRetries             atomic.Int64
 	deadLetterFailed                     atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
@@ -433,6 +440,7 @@ func (in *Ingress) Stats() Stats {
 		Skipped: in.stats.skipped.Load(), Pauses: in.stats.pauses.Load(), DeadLetters: map[string]int64{},
 		Feedback: in.stats.feedback.Load(), Unmatched: in.stats.unmatched.Load(),
 		Batches: in.stats.batches.Load(), CrossNode: in.stats.crossNode.Load(), Rerouted: in.stats.rerouted.Load(),
+		ProduceRetries: in.stats.produceRetries.Load(), DeadLetterFailed: in.stats.deadLetterFailed.Load(),
 	}
 	in.stats.mu.Lock()
 	for k, v := range in.stats.dead {

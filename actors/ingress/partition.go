@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/actorserve/actorserve/actors/msg"
@@ -351,11 +352,8 @@ func (p *partition) reroute(e *entry, id string) bool {
 	hs = append(hs, kgo.RecordHeader{Key: "actorserve-rerouted-from", Value: []byte(e.rec.Topic + "/" + strconv.Itoa(int(e.rec.Partition)) + "/" + strconv.FormatInt(e.rec.Offset, 10))})
 	rec := &kgo.Record{Topic: primary, Key: []byte(id), Value: e.rec.Value, Headers: hs}
 	p.in.stats.rerouted.Add(1)
-	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
+	p.produce(rec, "labelled event to its model's partition", func(err error) {
 		if err != nil {
-			if !permanent(err) {
-				return // stopping: the event stays uncommitted and is read again
-			}
 			p.deadLetterAsync(e, id, msg.CodeModelError, "label not forwarded to the model's partition: "+err.Error())
 			return
 		}
@@ -516,14 +514,11 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 	if e.enc == encMsgpack {
 		rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
 	}
-	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
+	p.produce(rec, "prediction", func(err error) {
 		if err != nil {
-			if !permanent(err) {
-				return // stopping: the event stays uncommitted and is read again
-			}
-			// Kafka refused the record for good (too large, not
-			// authorised): the event gets a dead letter instead.
-			p.in.logger.Error("prediction refused by Kafka; writing a dead letter", "model", out.Model, "topic", rec.Topic, "err", err)
+			// Kafka refused the record itself for good (too large,
+			// invalid): the event gets a dead letter instead.
+			p.in.logger.Warn("prediction refused by Kafka; writing a dead letter", "model", out.Model, "topic", rec.Topic, "err", err)
 			p.deadLetterAsync(e, out.Model, msg.CodeModelError, "prediction not written: "+err.Error())
 			return
 		}
@@ -561,18 +556,29 @@ func (p *partition) deadLetter(e *entry, model, reason, text string, outputs int
 	rec := &kgo.Record{Topic: p.in.cfg.DeadLetter, Key: e.rec.Key, Value: value, Headers: hs}
 	p.in.stats.deadLetter(reason)
 	p.in.logger.Debug("dead letter", "reason", reason, "err", text, "topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset)
-	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
-		if err != nil {
-			if !permanent(err) {
-				return // stopping: the event stays uncommitted and is read again
-			}
-			// Refused for good: log enough to find the event, and move on
-			// rather than hold the partition's offsets forever.
-			p.in.stats.deadLetterFailed.Add(1)
-			p.in.logger.Error("dead letter refused by Kafka; the event is skipped", "reason", reason, "err", err,
-				"topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset)
+	p.writeDeadLetter(e, rec, reason, 0)
+}
+
+// writeDeadLetter writes a dead letter and acknowledges the event once
+// Kafka has it. A dead letter is never given up: when Kafka refuses it
+// for good (larger than the topic allows, say) the event stays
+// unacknowledged, its partition's offsets stop there, and the write is
+// tried again every 30 s, with an ERROR each time, until an operator
+// fixes the topic; losing the event silently would be worse.
+func (p *partition) writeDeadLetter(e *entry, rec *kgo.Record, reason string, attempt int) {
+	p.produce(rec, "dead letter", func(err error) {
+		if err == nil {
+			p.ack(e)
+			return
 		}
-		p.ack(e)
+		p.in.stats.deadLetterFailed.Add(1)
+		p.in.logger.Error("dead letter refused by Kafka; the event stays unacknowledged and the write is retried in 30 s",
+			"reason", reason, "err", err, "topic", e.rec.Topic, "partition", e.rec.Partition, "offset", e.rec.Offset, "attempt", attempt+1)
+		time.AfterFunc(30*time.Second, func() {
+			if p.ctx.Err() == nil {
+				p.writeDeadLetter(e, rec, reason, attempt+1)
+			}
+		})
 	})
 }
 
@@ -585,10 +591,53 @@ func (p *partition) deadLetterAsync(e *entry, model, reason, text string) {
 // MaxDeadLetterValue bounds the original value a dead letter carries.
 const MaxDeadLetterValue = 256 << 10
 
-// permanent says whether a produce error will not go away by itself (the
-// client retries everything else until it is closed).
-func permanent(err error) bool {
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, kgo.ErrClientClosed)
+// refused says whether Kafka refused a record for good: something about
+// the record itself that no retry changes. Anything else (a missing
+// topic, authorisation, a dial error, a lost leader) may heal.
+func refused(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
+		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.CorruptMessage)
+}
+
+// stopping says whether a produce failed because this partition or the
+// client is shutting down: the event stays uncommitted and is read again.
+func stopping(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed)
+}
+
+// produce writes rec and calls done with nil once Kafka has it, or with
+// the error when Kafka refused the record itself for good. Any other
+// failure (the topic is missing, the broker is unreachable, not
+// authorised) keeps the event unacknowledged: the write is retried with
+// exponential backoff (100 ms to 10 s) for as long as the partition is
+// owned, and done is not called; while the event is held its partition's
+// window fills and reading stops, which is the backpressure. done runs
+// on a producer goroutine or a timer and must not block.
+func (p *partition) produce(rec *kgo.Record, what string, done func(error)) {
+	p.produceAttempt(rec, what, 0, done)
+}
+
+func (p *partition) produceAttempt(rec *kgo.Record, what string, attempt int, done func(error)) {
+	p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
+		switch {
+		case err == nil || refused(err):
+			done(err)
+		case stopping(err) || p.ctx.Err() != nil:
+			// The event stays uncommitted and is read again by the next owner.
+		default:
+			p.in.stats.produceRetries.Add(1)
+			if attempt%20 == 0 { // the first failure, then every 20th
+				p.in.logger.Warn("writing to Kafka failed; the event stays unacknowledged and the write is retried",
+					"what", what, "topic", rec.Topic, "err", err, "attempt", attempt+1)
+			}
+			delay := min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
+			time.AfterFunc(delay, func() {
+				if p.ctx.Err() == nil {
+					p.produceAttempt(rec, what, attempt+1, done)
+				}
+			})
+		}
+	})
 }
 
 func (p *partition) ack(e *entry) {
