@@ -168,6 +168,7 @@ func merge(stats []msg.ModelStats) msg.ModelStats {
 		out.DurationMS += st.DurationMS
 		out.Rate1m += st.Rate1m
 		out.Mailbox += st.Mailbox
+		out.Shed += st.Shed
 		for k, v := range st.ErrorsBy {
 			out.ErrorsBy[k] += v
 		}

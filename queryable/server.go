@@ -587,6 +587,10 @@ func (s *Server) writeCallError(w http.ResponseWriter, id string, err error) {
 			status = http.StatusNotFound
 		case msg.CodeModelFailed:
 			status = http.StatusServiceUnavailable
+		case msg.CodeOverloaded:
+			// Shed unrun: nothing was scored or learned; try again soon.
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
 		}
 		writeError(w, status, we.Code, we.Message)
 	case errors.Is(err, cluster.ErrTimeout):

@@ -34,9 +34,14 @@ type Config struct {
 	ProducerLinger time.Duration
 	// ProducerMaxBuffered bounds records buffered in the producer.
 	ProducerMaxBuffered int
-	// RequestTimeout bounds one batch's round trip to its model actor;
-	// events that miss it become dead letters with reason "timeout".
+	// RequestTimeout bounds one batch's round trip to its model actor; the
+	// request carries it as its deadline, and an actor that cannot finish
+	// the batch in time sheds it unrun ("overloaded"): the batch is sent
+	// again after a backoff, as often as it takes. A batch that got no
+	// answer in time is sent again up to TimeoutRetries times, then its
+	// events become dead letters with reason "timeout".
 	RequestTimeout time.Duration
+	TimeoutRetries int
 	// CommitInterval is how often processed offsets are committed.
 	CommitInterval time.Duration
 	// DrainTimeout bounds waiting for in-flight events on revocation and
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		MaxBatch:            256,
 		ProducerMaxBuffered: 65536,
 		RequestTimeout:      10 * time.Second,
+		TimeoutRetries:      2,
 		CommitInterval:      time.Second,
 		DrainTimeout:        10 * time.Second,
 		SessionTimeout:      10 * time.Second,
@@ -92,6 +98,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Linger, "batch-linger", c.Linger, "hold a partial batch this long for more events (0 = send at once)")
 	fs.DurationVar(&c.ProducerLinger, "producer-linger", c.ProducerLinger, "output producer linger (0 = lowest latency)")
 	fs.DurationVar(&c.RequestTimeout, "ingress-timeout", c.RequestTimeout, "deadline for a batch at its model actor")
+	fs.IntVar(&c.TimeoutRetries, "ingress-timeout-retries", c.TimeoutRetries, "times a batch that got no answer in time is sent again before its events become \"timeout\" dead letters")
 	fs.DurationVar(&c.CommitInterval, "commit-interval", c.CommitInterval, "how often processed offsets are committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer-group session timeout (a dead node's partitions move after this)")
 	fs.BoolVar(&c.Disabled, "no-ingress", c.Disabled, "do not consume events from Kafka")
@@ -105,6 +112,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Group == "" || c.Predictions == "" || c.DeadLetter == "" {
 		errs = append(errs, errors.New("ingress: group, predictions-topic and deadletter-topic must be set"))
+	}
+	if c.TimeoutRetries < 0 {
+		errs = append(errs, fmt.Errorf("ingress: ingress-timeout-retries (%d) must not be negative", c.TimeoutRetries))
 	}
 	if c.MaxInFlight < 1 || c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("ingress: max-in-flight (%d) and max-batch (%d) must be positive", c.MaxInFlight, c.MaxBatch))

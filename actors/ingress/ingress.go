@@ -51,10 +51,16 @@ type Stats struct {
 	// topic, an unreachable broker); the event stays unacknowledged
 	// meanwhile. DeadLetterFailed counts dead letters Kafka refused for
 	// good; their events are held, never acknowledged.
-	ProduceRetries   int64            `json:"produce_retries"`
-	DeadLetterFailed int64            `json:"dead_letters_failed"`
-	InFlight         int64            `json:"in_flight"`
-	Partitions       []PartitionStats `json:"partitions"`
+	ProduceRetries   int64 `json:"produce_retries"`
+	DeadLetterFailed int64 `json:"dead_letters_failed"`
+	// Overloaded counts batches a model actor shed unrun (it could not
+	// have finished them in time); TimeoutRetries batches that got no
+	// answer in time and were sent again. Both are held and retried after
+	// a backoff, not dead-lettered (a timeout only up to TimeoutRetries).
+	Overloaded     int64            `json:"overloaded_batches"`
+	TimeoutRetries int64            `json:"timeout_retries"`
+	InFlight       int64            `json:"in_flight"`
+	Partitions     []PartitionStats `json:"partitions"`
 }
 
 // PartitionStats describes one owned partition.
@@ -73,6 +79,7 @@ type counters struct {
 	batches, crossNode                   atomic.Int64
 	rerouted, produceRetries             atomic.Int64
 	deadLetterFailed                     atomic.Int64
+	overloaded, timeoutRetries           atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
 }
@@ -441,6 +448,7 @@ func (in *Ingress) Stats() Stats {
 		Feedback: in.stats.feedback.Load(), Unmatched: in.stats.unmatched.Load(),
 		Batches: in.stats.batches.Load(), CrossNode: in.stats.crossNode.Load(), Rerouted: in.stats.rerouted.Load(),
 		ProduceRetries: in.stats.produceRetries.Load(), DeadLetterFailed: in.stats.deadLetterFailed.Load(),
+		Overloaded: in.stats.overloaded.Load(), TimeoutRetries: in.stats.timeoutRetries.Load(),
 	}
 	in.stats.mu.Lock()
 	for k, v := range in.stats.dead {

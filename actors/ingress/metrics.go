@@ -17,12 +17,13 @@ var (
 	descPaused      = prometheus.NewDesc("actorserve_ingress_paused", "1 while a partition is paused by backpressure.", []string{"topic", "partition"}, nil)
 	descOwned       = prometheus.NewDesc("actorserve_ingress_partitions", "Partitions this node owns in the consumer group.", nil, nil)
 	descFeedback    = prometheus.NewDesc("actorserve_feedback_total", "Label-only events read, by whether they matched an earlier prediction.", []string{"matched"}, nil)
+	descRetried     = prometheus.NewDesc("actorserve_ingress_batches_retried_total", "Batches sent to a model actor again after a backoff, by reason: overloaded (the actor shed it unrun) or timeout (no answer in time).", []string{"reason"}, nil)
 	descBatches     = prometheus.NewDesc("actorserve_ingress_batches_total", "Batches sent to model actors, by whether the actor ran on another node (cross_node=\"true\").", []string{"cross_node"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (in *Ingress) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches} {
+	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches, descRetried} {
 		ch <- d
 	}
 }
@@ -40,6 +41,8 @@ func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(s.Batches-s.CrossNode), "false")
 	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(s.CrossNode), "true")
+	ch <- prometheus.MustNewConstMetric(descRetried, prometheus.CounterValue, float64(s.Overloaded), "overloaded")
+	ch <- prometheus.MustNewConstMetric(descRetried, prometheus.CounterValue, float64(s.TimeoutRetries), "timeout")
 	ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, float64(len(s.Partitions)))
 	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Feedback-s.Unmatched), "true")
 	ch <- prometheus.MustNewConstMetric(descFeedback, prometheus.CounterValue, float64(s.Unmatched), "false")

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,12 @@ type modelQueue struct {
 	items []item
 	busy  bool
 	since time.Time // arrival of the oldest queued item
+	// retryAt holds the queue back after the model was overloaded or
+	// timed out; backoff is the last pause, timeouts the consecutive
+	// timeouts of the batch at the head.
+	retryAt  time.Time
+	backoff  time.Duration
+	timeouts int
 }
 
 type batchResult struct {
@@ -75,6 +82,7 @@ type partition struct {
 	hwm       atomic.Int64 // high watermark seen in the last fetch
 	processed atomic.Int64 // offset up to which everything is processed (next to read); -1 before any
 	kick      chan struct{}
+	retry     chan struct{} // a backed-off model queue may send again
 	results   chan *batchResult
 	stop      chan struct{}
 	done      chan struct{}
@@ -104,7 +112,7 @@ type partition struct {
 func newPartition(in *Ingress, topic string, id int32) *partition {
 	p := &partition{
 		in: in, topic: topic, id: id,
-		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), retry: make(chan struct{}, 1),
 		results: make(chan *batchResult, 16), stop: make(chan struct{}), done: make(chan struct{}),
 		models: map[string]*modelQueue{}, committed: -1,
 	}
@@ -229,6 +237,8 @@ func (p *partition) run() {
 		case r := <-p.results:
 			p.handle(r)
 		case <-p.kick:
+		case <-p.retry:
+			p.flushAll(false)
 		case <-lingerC:
 			p.flushAll(true)
 		}
@@ -379,7 +389,7 @@ func (p *partition) flushAll(lingerTick bool) {
 }
 
 func (p *partition) send(q *modelQueue) {
-	if q.busy || len(q.items) == 0 {
+	if q.busy || len(q.items) == 0 || (!q.retryAt.IsZero() && time.Now().Before(q.retryAt)) {
 		return
 	}
 	n := min(len(q.items), p.in.cfg.MaxBatch)
@@ -409,7 +419,14 @@ func (p *partition) handle(r *batchResult) {
 	q := r.q
 	q.busy = false
 	defer p.send(q)
+	if r.err != nil && p.holdBack(q, r) {
+		return
+	}
+	if r.err == nil {
+		q.backoff, q.timeouts, q.retryAt = 0, 0, time.Time{}
+	}
 	if r.err != nil {
+		q.timeouts = 0
 		code := msg.CodeTimeout
 		var we *wire.Error
 		switch {
@@ -498,6 +515,43 @@ func (p *partition) handle(r *batchResult) {
 		}
 		p.producePrediction(it.e, &out, labels)
 	}
+}
+
+// holdBack puts a batch back at the head of its model's queue and pauses
+// the queue when the model shed it unrun ("overloaded": always) or gave no
+// answer in time (up to TimeoutRetries times in a row). The pause doubles
+// from 10 ms to 1 s, with jitter so that the partitions feeding one model
+// do not come back in step; meanwhile the partition's window fills and
+// reading stops, so the backlog waits in Kafka, not in memory. The events
+// are sent again in one larger batch, which is what lets an overloaded
+// model deliver its capacity.
+func (p *partition) holdBack(q *modelQueue, r *batchResult) bool {
+	var we *wire.Error
+	isWire := errors.As(r.err, &we)
+	switch {
+	case isWire && we.Code == msg.CodeOverloaded:
+		p.in.stats.overloaded.Add(1)
+	case !isWire && (errors.Is(r.err, cluster.ErrTimeout) || errors.Is(r.err, context.DeadlineExceeded)) && q.timeouts < p.in.cfg.TimeoutRetries:
+		q.timeouts++
+		p.in.stats.timeoutRetries.Add(1)
+		p.in.logger.Warn("model did not answer in time; the batch is sent again", "model", q.id, "events", len(r.items), "attempt", q.timeouts+1, "err", r.err)
+	default:
+		return false
+	}
+	items := make([]item, 0, len(r.items)+len(q.items))
+	items = append(items, r.items...)
+	q.items = append(items, q.items...)
+	q.since = time.Now()
+	q.backoff = min(max(2*q.backoff, 10*time.Millisecond), time.Second)
+	d := q.backoff/2 + rand.N(q.backoff/2+1)
+	q.retryAt = time.Now().Add(d)
+	time.AfterFunc(d, func() {
+		select {
+		case p.retry <- struct{}{}:
+		default:
+		}
+	})
+	return true
 }
 
 func (p *partition) producePrediction(e *entry, out *outPrediction, labels []string) {

@@ -75,6 +75,15 @@ type modelActor struct {
 	// never get feedback pay nothing for it.
 	labelsSeen bool
 
+	// perEvent and perRun estimate the time one event and one request
+	// take (exponentially weighted means over recent requests); a request
+	// that would finish after its deadline by the larger estimate is shed
+	// unrun. The larger, because a model whose cost is per call (a remote
+	// server, a kernel launch) takes as long for a small batch as for a
+	// large one, and running a request that then misses its deadline is
+	// work nobody waits for.
+	perEvent, perRun time.Duration
+
 	// scratch reused across requests (the actor is single-threaded)
 	rows [][]float64
 	xs   [][]float64
@@ -91,7 +100,12 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		a.replica = true
 		a.init(ctx, m.id)
 	case *msg.PredictRequest:
+		if a.shed(ctx, m) {
+			return
+		}
+		start := time.Now()
 		a.predict(ctx, m)
+		a.observeRun(time.Since(start), len(m.Events))
 	case refresh:
 		a.refresh(ctx)
 	case checkpointFailed:
@@ -111,6 +125,41 @@ func (a *modelActor) Receive(ctx actor.Context) {
 			a.h.unregister(a.id, ctx.Self())
 		}
 	}
+}
+
+// shed answers a request "overloaded" without running it when its events
+// cannot be done before its deadline (they waited too long in the mailbox,
+// or the model is slower than the sender allows). Work nobody waits for
+// is never done, so an overloaded model spends its time on requests that
+// can still be answered, and delivers its capacity instead of none. The
+// events were neither scored nor learned from; the sender retries them.
+func (a *modelActor) shed(ctx actor.Context, req *msg.PredictRequest) bool {
+	if req.Deadline == 0 || a.stats == nil {
+		return false
+	}
+	est := max(a.perEvent*time.Duration(len(req.Events)), a.perRun)
+	if !req.Expired(time.Now(), est) {
+		return false
+	}
+	a.stats.shed.Add(int64(len(req.Events)))
+	ctx.Respond(&wire.Error{Code: msg.CodeOverloaded, Message: fmt.Sprintf(
+		"model %q is overloaded: %d events would take about %v and miss their deadline; %d requests wait in its mailbox",
+		a.id, len(req.Events), est.Round(time.Microsecond), max(0, a.stats.pending.Load()))})
+	return true
+}
+
+// observeRun updates the per-event time estimate shedding uses.
+func (a *modelActor) observeRun(d time.Duration, n int) {
+	if n <= 0 {
+		return
+	}
+	per := d / time.Duration(n)
+	if a.perEvent == 0 {
+		a.perEvent, a.perRun = per, d
+		return
+	}
+	a.perEvent += (per - a.perEvent) / 4
+	a.perRun += (d - a.perRun) / 4
 }
 
 func (a *modelActor) init(ctx actor.Context, id string) {

@@ -50,6 +50,12 @@ type Config struct {
 	// checkpoint, whichever comes first, and when its actor stops.
 	CheckpointEvery    int64
 	CheckpointInterval time.Duration
+	// MaxMailbox bounds the requests waiting for one model actor that this
+	// node sends: beyond it a request is answered "overloaded" at once
+	// instead of queueing (the ingress backs off and sends it again; HTTP
+	// answers 503). Requests from other nodes are bounded by their
+	// senders' windows and shed by their deadlines. 0 = no bound.
+	MaxMailbox int64
 }
 
 // Checkpoints stores online models' learned state (package state).
@@ -85,7 +91,7 @@ func (h *Host) SetReplayer(r Replayer) { h.replay = r }
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{IdleTimeout: 10 * time.Minute, MaxActive: 50000, FeedbackMax: 10000, FeedbackTTL: 10 * time.Minute,
-		CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second}
+		CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second, MaxMailbox: 256}
 }
 
 // Host owns the model actors of one node: their kind, the registry of
@@ -203,7 +209,11 @@ func (h *Host) predictLocal(ctx context.Context, id string, events []msg.Event) 
 		if err != nil {
 			return nil, err
 		}
-		res, err := sys.Root.RequestFuture(pid, &msg.PredictRequest{Model: id, Events: events}, timeout).Result()
+		if full := h.full(id, len(events)); full != nil {
+			return full, nil
+		}
+		req := &msg.PredictRequest{Model: id, Events: events, Deadline: time.Now().Add(timeout).UnixNano()}
+		res, err := sys.Root.RequestFuture(pid, req, timeout).Result()
 		switch {
 		case err == nil:
 			return res, nil
@@ -218,6 +228,26 @@ func (h *Host) predictLocal(ctx context.Context, id string, events []msg.Event) 
 			timeout = time.Until(d)
 		}
 	}
+}
+
+// full answers "overloaded" when model id's local actor already has
+// MaxMailbox requests waiting; nil when it may take one more.
+func (h *Host) full(id string, events int) *wire.Error {
+	if h.cfg.MaxMailbox <= 0 {
+		return nil
+	}
+	h.mu.RLock()
+	ref, ok := h.active[id]
+	h.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	n := ref.stats.pending.Load()
+	if n < h.cfg.MaxMailbox {
+		return nil
+	}
+	ref.stats.shed.Add(int64(events))
+	return &wire.Error{Code: msg.CodeOverloaded, Message: fmt.Sprintf("model %q is overloaded: %d requests wait in its mailbox (the bound is %d)", id, n, h.cfg.MaxMailbox)}
 }
 
 // Kind returns the grain kind to register with the cluster.
@@ -426,6 +456,15 @@ func NewClient(node *cluster.Node) *Client { return &Client{node: node} }
 // with the Kafka partition their events are keyed to) through node.
 func (h *Host) Client(node *cluster.Node) *Client { return &Client{node: node, host: h} }
 
+// localFull is Host.full for a client with a host: a learning model
+// activated on this node is bounded like a replica.
+func (c *Client) localFull(id string, events int) *wire.Error {
+	if c.host == nil {
+		return nil
+	}
+	return c.host.full(id, events)
+}
+
 // ErrRemote wraps an error a model actor answered with; errors.As to
 // *wire.Error gives its code.
 var ErrRemote = errors.New("model actor error")
@@ -438,7 +477,14 @@ func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*m
 		res, err = c.host.predictLocal(ctx, id, events)
 	}
 	if _, learns := res.(errLearns); learns || res == nil && err == nil {
-		res, err = c.node.Request(ctx, Kind, id, &msg.PredictRequest{Model: id, Events: events})
+		if full := c.localFull(id, len(events)); full != nil {
+			return nil, full
+		}
+		req := &msg.PredictRequest{Model: id, Events: events}
+		if d, ok := ctx.Deadline(); ok {
+			req.Deadline = d.UnixNano()
+		}
+		res, err = c.node.Request(ctx, Kind, id, req)
 	}
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -794,4 +795,98 @@ func TestPanickingModelIsAModelError(t *testing.T) {
 	if err != nil || res.Results[0].Prediction.Value == nil || *res.Results[0].Prediction.Value != 2 {
 		t.Fatalf("after the panic: %+v %v", res, err)
 	}
+}
+
+// TestOverloadIsShedNotQueued: a model actor's mailbox holds at most
+// MaxMailbox requests from its node (more are answered "overloaded" at
+// once), and a request that waited past its deadline is answered
+// "overloaded" without running the model: a busy model does no work
+// nobody waits for.
+func TestOverloadIsShedNotQueued(t *testing.T) {
+	slow := &slowModel{entered: make(chan struct{}), release: make(chan struct{})}
+	var runs atomic.Int64
+	d := &serving.Descriptor{ID: "slow", Version: 1, Format: "slow", Features: featureNames, Data: json.RawMessage(`{}`)}
+	cfg := model.DefaultConfig()
+	cfg.MaxMailbox = 3
+	f := newFixture(t, 1, newTable(d), fixtureOpts{
+		cfg: cfg,
+		formats: func(reg *serving.Registry) {
+			reg.Register("slow", func(*serving.Descriptor) (serving.Model, error) { return countingModel{slow, &runs}, nil })
+		},
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(slow.release) }) }
+	defer release()
+	h := f.hosts[0]
+	client := h.Client(f.Nodes[0])
+	call := func(timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		_, err := client.Predict(ctx, "slow", []msg.Event{positional("e", 1, 2, 3, 4)})
+		return err
+	}
+
+	first := make(chan error, 1)
+	go func() { first <- call(10 * time.Second) }()
+	<-slow.entered // the model is busy with the first request
+
+	// Three requests with 300 ms deadlines wait in the mailbox; the rest
+	// are refused at once, without queueing.
+	queued := make(chan error, 3)
+	for range 3 {
+		go func() { queued <- call(300 * time.Millisecond) }()
+	}
+	var s msg.ModelStats
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Mailbox < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		s, _ = stats(h, "slow")
+	}
+	if s.Mailbox != 3 {
+		t.Fatalf("mailbox %d, want the 3 waiting requests", s.Mailbox)
+	}
+	for i := range 5 {
+		if err := call(10 * time.Second); wireCode(err) != msg.CodeOverloaded {
+			t.Errorf("request %d beyond a full mailbox: %v, want code %q", i, err, msg.CodeOverloaded)
+		}
+	}
+	// The queued requests' deadlines pass while the model is still busy;
+	// their callers give up.
+	for range 3 {
+		if err := <-queued; !errors.Is(err, cluster.ErrTimeout) {
+			t.Errorf("a request queued past its deadline: %v, want a timeout", err)
+		}
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("the first request: %v", err)
+	}
+	// The actor then reaches the three expired requests and sheds them
+	// unrun: the model ran once in all.
+	deadline = time.Now().Add(5 * time.Second)
+	for s.Mailbox > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		s, _ = stats(h, "slow")
+	}
+	if r := runs.Load(); r != 1 {
+		t.Errorf("the model ran %d times, want 1 (expired requests must not run)", r)
+	}
+	if s, _ = stats(h, "slow"); s.Shed != 8 || s.Usage != 1 || s.Errors != 0 {
+		t.Errorf("stats: shed %d usage %d errors %d, want 8 shed (5 refused, 3 expired), usage 1, no errors", s.Shed, s.Usage, s.Errors)
+	}
+	// With the model free again, a request is served.
+	if err := call(10 * time.Second); err != nil {
+		t.Errorf("a request after the overload: %v", err)
+	}
+}
+
+// countingModel counts the batches a model runs.
+type countingModel struct {
+	serving.Model
+	runs *atomic.Int64
+}
+
+func (m countingModel) PredictBatch(xs [][]float64, out []serving.Prediction, errs []error) error {
+	m.runs.Add(1)
+	return m.Model.PredictBatch(xs, out, errs)
 }

@@ -37,6 +37,8 @@ type Stats struct {
 	// pending counts requests posted to the actor's mailbox and not yet
 	// received (the mailbox depth).
 	pending atomic.Int64
+	// shed counts events of requests shed unrun (overload)
+	shed atomic.Int64
 	// totals over the actor's life, for Prometheus (monotonic)
 	events, failures int64
 	sumSec           float64
@@ -166,6 +168,7 @@ func (s *Stats) Snapshot() msg.ModelStats {
 	out := s.snapshotLocked()
 	out.Rate1m = s.series.rate(time.Now())
 	out.Mailbox = max(0, s.pending.Load())
+	out.Shed = s.shed.Load()
 	return out
 }
 

@@ -3,6 +3,7 @@ package msg
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/vmihailenco/msgpack/v5"
@@ -13,7 +14,7 @@ import (
 
 // The compact wire form of a PredictRequest (type TypePredictRequestV2):
 //
-//	[model, [names...]..., [event...]]
+//	[model, [names...]..., [event...], budget]
 //	event = [id, names index (-1: positional), [values...], no-features, label, part, off]
 //	label = nil | [s, v, num]
 //
@@ -21,7 +22,10 @@ import (
 // names cross the wire once per batch instead of once per event, and the
 // decoder allocates one names table and one array of values for the whole
 // batch. (The plain msgpack form, TypePredictRequest, is still read from
-// nodes of older builds.)
+// nodes of older builds.) budget is the time left before the request's
+// deadline in nanoseconds when it was encoded (0: no deadline); the
+// receiver sets the deadline from its own clock. A decoder reads the
+// fields it knows and skips any that a newer build appends.
 
 const eventFields = 7
 
@@ -42,7 +46,7 @@ func (m *PredictRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 		}
 		idx[i] = j
 	}
-	if err := enc.EncodeArrayLen(3); err != nil {
+	if err := enc.EncodeArrayLen(4); err != nil {
 		return err
 	}
 	if err := enc.EncodeString(m.Model); err != nil {
@@ -70,7 +74,11 @@ func (m *PredictRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 			return err
 		}
 	}
-	return nil
+	var budget int64
+	if m.Deadline != 0 {
+		budget = max(1, m.Deadline-time.Now().UnixNano()) // expired stays a deadline
+	}
+	return enc.EncodeInt64(budget)
 }
 
 func encodeEvent(enc *msgpack.Encoder, ev *Event, names int) error {
@@ -130,8 +138,8 @@ func (m *PredictRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 	if err != nil {
 		return err
 	}
-	if n != 3 {
-		return fmt.Errorf("predict request: %d fields, want 3", n)
+	if n < 3 || n > maxWireLen {
+		return fmt.Errorf("predict request: %d fields, want at least 3", n)
 	}
 	if m.Model, err = dec.DecodeString(); err != nil {
 		return err
@@ -174,6 +182,21 @@ func (m *PredictRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 	for i := range m.Events {
 		if values, err = decodeEvent(dec, &m.Events[i], table, values); err != nil {
 			return fmt.Errorf("predict request: event %d: %w", i, err)
+		}
+	}
+	m.Deadline = 0
+	if n >= 4 {
+		budget, err := dec.DecodeInt64()
+		if err != nil {
+			return fmt.Errorf("predict request: budget: %w", err)
+		}
+		if budget > 0 {
+			m.Deadline = time.Now().UnixNano() + min(budget, int64(24*time.Hour))
+		}
+	}
+	for range n - 4 {
+		if err := dec.Skip(); err != nil { // fields of a newer build
+			return err
 		}
 	}
 	return nil

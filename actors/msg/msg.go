@@ -52,6 +52,11 @@ const (
 	CodeModelError     = "model_error"
 	CodeTimeout        = "timeout"
 	CodeModelFailed    = "model_failed" // the model could not be loaded
+	// CodeOverloaded: the model actor shed the request without running it,
+	// because it could not have finished it before the request's deadline
+	// (or its mailbox is full). Nothing was scored or learned; the caller
+	// may send the same events again after a pause.
+	CodeOverloaded = "overloaded"
 )
 
 // Event is one input to a model. An event with a Label is feedback: with
@@ -99,6 +104,17 @@ type PredictRequest struct {
 	// Model is the addressed model's id (the mailbox gauge counts by it).
 	Model  string  `msgpack:"m,omitempty"`
 	Events []Event `msgpack:"e"`
+	// Deadline is when the sender stops waiting (Unix nanoseconds of this
+	// node's clock; 0 = none). An actor that cannot finish the request by
+	// then sheds it unrun (CodeOverloaded). On the wire it travels as the
+	// time left, so the clocks of two nodes need not agree.
+	Deadline int64 `msgpack:"-"`
+}
+
+// Expired says whether a request with a deadline cannot be finished in
+// time if it takes est from now.
+func (m *PredictRequest) Expired(now time.Time, est time.Duration) bool {
+	return m.Deadline != 0 && now.Add(est).UnixNano() >= m.Deadline
 }
 
 // Serialize implements wire.Message.
@@ -192,6 +208,10 @@ type ModelStats struct {
 	Rate1m float64 `msgpack:"r1" json:"rate_1m"`
 	// Mailbox is the number of requests waiting in the actor's mailbox.
 	Mailbox int64 `msgpack:"mb" json:"mailbox"`
+	// Shed counts events of requests the actor answered "overloaded"
+	// without running them: they would have missed their deadline, or the
+	// mailbox was full. Senders retry them; they are not errors.
+	Shed int64 `msgpack:"sh,omitempty" json:"shed"`
 	// Learning is present once the model received labels.
 	Learning *LearningStats `msgpack:"ln,omitempty" json:"learning,omitempty"`
 	Previous *ModelStats    `msgpack:"pv,omitempty" json:"previous,omitempty"`

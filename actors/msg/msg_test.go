@@ -1,6 +1,7 @@
 package msg_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
 		DurationMS: base, MinMS: base / 10, MaxMS: base * 2, MeanMS: base / 2,
 		P50MS: base / 3, P95MS: base * 1.5, P99MS: base * 1.9,
 		LastError: `event "e7": expected 2 features, got 3`, Previous: prev,
-		Rate1m: base * 4, Mailbox: 3, Sketch: []byte{2, 0x7f, 1}, Buckets: []uint64{1, 4, 9},
+		Rate1m: base * 4, Mailbox: 3, Shed: 11, Sketch: []byte{2, 0x7f, 1}, Buckets: []uint64{1, 4, 9},
 		Learning: &msg.LearningStats{
 			Algorithm: "scw1", Task: "binary", Labels: 40, Updates: 40, Accuracy: 0.9, AccuracyRecent: 0.95,
 			Kappa: 0.8, KappaT: 0.7, MAE: 0.1, MAERecent: 0.2, Drifts: 2, LastDrift: at(1_700_000_050, 5),
@@ -53,7 +54,7 @@ func samples() map[uint32]wire.Message {
 		{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41},
 		{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40},
 		{ID: "e3", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{0.5, 7}}, NoFeatures: true, Label: &msg.Label{S: "dog", V: 2, Num: true}, Part: 1, Off: 2},
-	}}
+	}, Deadline: time.Now().Add(time.Hour).UnixNano()}
 	resp := &msg.PredictResponse{
 		Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,
 		Results: []msg.Result{{
@@ -181,6 +182,7 @@ func TestEverySampleRoundTrips(t *testing.T) {
 			if u, ok := m.(wire.Upgrader); ok {
 				want = u.Upgrade() // an old form arrives as the current type
 			}
+			want = alignDeadline(t, got, want).(wire.Message)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round trip changed the message:\n got %#v\nwant %#v", got, want)
 			}
@@ -237,9 +239,83 @@ func TestEveryMessageCrossesNodes(t *testing.T) {
 			if u, ok := sample.(wire.Upgrader); ok {
 				want = u.Upgrade() // an old form arrives as the current type
 			}
+			want = alignDeadline(t, res, want)
 			if !reflect.DeepEqual(res, want) {
 				t.Errorf("reply differs from the sample:\n got %#v\nwant %#v", res, want)
 			}
 		})
+	}
+}
+
+// alignDeadline returns want with the deadline of got when want is a
+// PredictRequest: the deadline travels as the time left and is set again
+// from the receiver's clock, so it is equal only within the time the trip
+// took (checked: at most a second).
+func alignDeadline(t testing.TB, got, want any) any {
+	w, ok := want.(*msg.PredictRequest)
+	if !ok {
+		return want
+	}
+	g, ok := got.(*msg.PredictRequest)
+	if !ok {
+		return want
+	}
+	if d := time.Duration(g.Deadline - w.Deadline); (w.Deadline == 0) != (g.Deadline == 0) || d < -time.Second || d > time.Second {
+		t.Errorf("deadline %d became %d on the wire", w.Deadline, g.Deadline)
+	}
+	c := *w
+	c.Deadline = g.Deadline
+	return &c
+}
+
+// TestPredictRequestDeadlineOnTheWire: a request's deadline crosses nodes
+// as the time left, so an expired request stays expired, one without a
+// deadline gets none, and a field a newer build appends is skipped.
+func TestPredictRequestDeadlineOnTheWire(t *testing.T) {
+	ev := []msg.Event{{ID: "a", Features: serving.Features{Names: []string{"x"}, Values: []float64{1}}}}
+	for _, tc := range []struct {
+		name     string
+		deadline int64
+		expired  bool
+	}{
+		{"none", 0, false},
+		{"expired", time.Now().Add(-time.Minute).UnixNano(), true},
+		{"future", time.Now().Add(time.Minute).UnixNano(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := wire.RoundTrip(&msg.PredictRequest{Model: "m", Events: ev, Deadline: tc.deadline})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := got.(*msg.PredictRequest)
+			if (r.Deadline == 0) != (tc.deadline == 0) {
+				t.Fatalf("deadline %d became %d", tc.deadline, r.Deadline)
+			}
+			if e := r.Expired(time.Now(), 0); e != tc.expired {
+				t.Errorf("expired %v after the wire, want %v", e, tc.expired)
+			}
+			if r.Expired(time.Now(), 0) != r.Expired(time.Now(), time.Millisecond) && tc.deadline != 0 && !tc.expired {
+				t.Errorf("a minute left, yet a millisecond of work would miss it")
+			}
+		})
+	}
+	// A newer build's request with a fifth field decodes here.
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	if err := (&msg.PredictRequest{Model: "m", Events: ev}).EncodeMsgpack(enc); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if b[0] != 0x94 { // fixarray of 4
+		t.Fatalf("compact request starts with %#x, want a 4-array", b[0])
+	}
+	b[0] = 0x95
+	b = append(b, 0xa3, 'n', 'e', 'w')
+	var r msg.PredictRequest
+	if err := msgpack.Unmarshal(b, &r); err != nil {
+		t.Fatalf("a request with an appended field: %v", err)
+	}
+	if r.Model != "m" || len(r.Events) != 1 || r.Events[0].Features.Values[0] != 1 {
+		t.Errorf("decoded %+v", r)
 	}
 }
