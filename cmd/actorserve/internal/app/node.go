@@ -84,6 +84,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Ingress.RegisterFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.IntVar(&c.Model.MaxActive, "max-active", c.Model.MaxActive, "most model actors active on a node; one more passivates the least recently used")
+	fs.Int64Var(&c.Model.MaxMailbox, "max-mailbox", c.Model.MaxMailbox, "most requests this node queues for one model actor; more are answered \"overloaded\" at once (0 = no bound)")
 	fs.Func("brokers", "comma-separated Kafka bootstrap brokers host:port (default 127.0.0.1:9092)", func(s string) error {
 		c.Brokers = nil
 		for _, b := range strings.Split(s, ",") {
