@@ -138,7 +138,7 @@ func (a *modelActor) shed(ctx actor.Context, req *msg.PredictRequest) bool {
 		return false
 	}
 	est := max(a.perEvent*time.Duration(len(req.Events)), a.perRun)
-	if !req.Expired(time.Now(), est) {
+	if !req.Late(time.Now(), est) {
 		return false
 	}
 	a.stats.shed.Add(int64(len(req.Events)))

@@ -212,7 +212,8 @@ func (h *Host) predictLocal(ctx context.Context, id string, events []msg.Event) 
 		if full := h.full(id, len(events)); full != nil {
 			return full, nil
 		}
-		req := &msg.PredictRequest{Model: id, Events: events, Deadline: time.Now().Add(timeout).UnixNano()}
+		now := time.Now()
+		req := &msg.PredictRequest{Model: id, Events: events, Deadline: now.Add(timeout).UnixNano(), Sent: now.UnixNano()}
 		res, err := sys.Root.RequestFuture(pid, req, timeout).Result()
 		switch {
 		case err == nil:
@@ -480,7 +481,7 @@ func (c *Client) Predict(ctx context.Context, id string, events []msg.Event) (*m
 		if full := c.localFull(id, len(events)); full != nil {
 			return nil, full
 		}
-		req := &msg.PredictRequest{Model: id, Events: events}
+		req := &msg.PredictRequest{Model: id, Events: events, Sent: time.Now().UnixNano()}
 		if d, ok := ctx.Deadline(); ok {
 			req.Deadline = d.UnixNano()
 		}

@@ -184,7 +184,7 @@ func (m *PredictRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 			return fmt.Errorf("predict request: event %d: %w", i, err)
 		}
 	}
-	m.Deadline = 0
+	m.Deadline, m.Sent = 0, time.Now().UnixNano()
 	if n >= 4 {
 		budget, err := dec.DecodeInt64()
 		if err != nil {
@@ -301,7 +301,7 @@ func (m *predictRequestV1) Serialize() (remote.RootSerialized, error) {
 
 // Upgrade turns the old form into the PredictRequest actors receive.
 func (m *predictRequestV1) Upgrade() wire.Message {
-	return &PredictRequest{Model: m.Model, Events: m.Events}
+	return &PredictRequest{Model: m.Model, Events: m.Events, Sent: time.Now().UnixNano()}
 }
 
 // The compact wire form of a PredictResponse (type TypePredictResponseV2):

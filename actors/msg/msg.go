@@ -109,12 +109,31 @@ type PredictRequest struct {
 	// then sheds it unrun (CodeOverloaded). On the wire it travels as the
 	// time left, so the clocks of two nodes need not agree.
 	Deadline int64 `msgpack:"-"`
+	// Sent is when the request was sent (or arrived from another node),
+	// in Unix nanoseconds of this node's clock; 0 = unknown.
+	Sent int64 `msgpack:"-"`
 }
 
 // Expired says whether a request with a deadline cannot be finished in
 // time if it takes est from now.
 func (m *PredictRequest) Expired(now time.Time, est time.Duration) bool {
 	return m.Deadline != 0 && now.Add(est).UnixNano() >= m.Deadline
+}
+
+// Late says whether a model actor should shed the request unrun: its
+// deadline has passed, or it will have by the time est from now, though
+// it would not have had it not waited. A request whose whole budget is
+// shorter than est is shed only once its deadline has passed: the model is
+// slower than its senders allow even without waiting, and shedding every
+// request would starve it (running one also corrects a stale estimate).
+func (m *PredictRequest) Late(now time.Time, est time.Duration) bool {
+	if m.Deadline == 0 {
+		return false
+	}
+	if m.Sent != 0 && est >= time.Duration(m.Deadline-m.Sent) {
+		est = 0
+	}
+	return m.Expired(now, est)
 }
 
 // Serialize implements wire.Message.

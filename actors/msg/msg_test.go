@@ -54,7 +54,7 @@ func samples() map[uint32]wire.Message {
 		{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41},
 		{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40},
 		{ID: "e3", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{0.5, 7}}, NoFeatures: true, Label: &msg.Label{S: "dog", V: 2, Num: true}, Part: 1, Off: 2},
-	}, Deadline: time.Now().Add(time.Hour).UnixNano()}
+	}, Deadline: time.Now().Add(time.Hour).UnixNano(), Sent: time.Now().UnixNano()}
 	resp := &msg.PredictResponse{
 		Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,
 		Results: []msg.Result{{
@@ -189,7 +189,11 @@ func TestEverySampleRoundTrips(t *testing.T) {
 		})
 	}
 	got, err := wire.RoundTrip(positional)
-	if err != nil || !reflect.DeepEqual(got, positional) {
+	var want any = positional
+	if err == nil {
+		want = alignDeadline(t, got, positional)
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("positional features: round trip gave %#v, %v", got, err)
 	}
 }
@@ -250,7 +254,7 @@ func TestEveryMessageCrossesNodes(t *testing.T) {
 // alignDeadline returns want with the deadline of got when want is a
 // PredictRequest: the deadline travels as the time left and is set again
 // from the receiver's clock, so it is equal only within the time the trip
-// took (checked: at most a second).
+// took (checked: at most a second); Sent becomes the arrival time.
 func alignDeadline(t testing.TB, got, want any) any {
 	w, ok := want.(*msg.PredictRequest)
 	if !ok {
@@ -263,8 +267,11 @@ func alignDeadline(t testing.TB, got, want any) any {
 	if d := time.Duration(g.Deadline - w.Deadline); (w.Deadline == 0) != (g.Deadline == 0) || d < -time.Second || d > time.Second {
 		t.Errorf("deadline %d became %d on the wire", w.Deadline, g.Deadline)
 	}
+	if g.Sent == 0 {
+		t.Errorf("a decoded request has no arrival time")
+	}
 	c := *w
-	c.Deadline = g.Deadline
+	c.Deadline, c.Sent = g.Deadline, g.Sent // Sent: when it arrived
 	return &c
 }
 
@@ -317,5 +324,33 @@ func TestPredictRequestDeadlineOnTheWire(t *testing.T) {
 	}
 	if r.Model != "m" || len(r.Events) != 1 || r.Events[0].Features.Values[0] != 1 {
 		t.Errorf("decoded %+v", r)
+	}
+}
+
+// TestLate: a request is shed when waiting made it late, but a model
+// slower than the whole budget still runs requests that have time left.
+func TestLate(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) int64 { return now.Add(d).UnixNano() }
+	for _, tc := range []struct {
+		name       string
+		sent, dead time.Duration // relative to now
+		est        time.Duration
+		late       bool
+	}{
+		{"no deadline", 0, 0, time.Hour, false},
+		{"fits", -10 * time.Millisecond, 140 * time.Millisecond, 30 * time.Millisecond, false},
+		{"waited too long", -130 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond, true},
+		{"past its deadline", -200 * time.Millisecond, -time.Millisecond, 0, true},
+		{"slower than the budget, time left", -10 * time.Millisecond, 140 * time.Millisecond, 200 * time.Millisecond, false},
+		{"slower than the budget, expired", -160 * time.Millisecond, -10 * time.Millisecond, 200 * time.Millisecond, true},
+	} {
+		r := &msg.PredictRequest{Sent: at(tc.sent)}
+		if tc.dead != 0 {
+			r.Deadline = at(tc.dead)
+		}
+		if got := r.Late(now, tc.est); got != tc.late {
+			t.Errorf("%s: late %v, want %v", tc.name, got, tc.late)
+		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 
 // ingBroker starts an in-memory embedded broker (as brokertest.New) that
 // logs only warnings, so -v output stays readable.
-func ingBroker(t *testing.T) *broker.Broker {
+func ingBroker(t testing.TB) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(broker.Config{}, ingLogger(t))
 	if err != nil {
@@ -87,7 +87,7 @@ func ingRegistry(extra map[string]serving.Loader) *serving.Registry {
 
 // ingDeploy PUTs desc as model id and waits until the node's descriptor
 // table holds the version the API assigned.
-func ingDeploy(t *testing.T, n *Node, id string, desc map[string]any) {
+func ingDeploy(t testing.TB, n *Node, id string, desc map[string]any) {
 	t.Helper()
 	body, err := json.Marshal(desc)
 	if err != nil {
@@ -151,7 +151,7 @@ func ingProducer(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 
 // ingProduce writes recs synchronously and fails the test on any error;
 // the records come back with their partition and offset set.
-func ingProduce(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {
+func ingProduce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
@@ -193,6 +193,7 @@ type ingOut struct {
 	Key       []byte
 	Value     []byte
 	Headers   map[string]string
+	Time      time.Time     // the record's timestamp (when the node wrote it)
 	Pred      ingPrediction // decoded for predictions
 	DecodeErr error
 }
@@ -207,8 +208,9 @@ type ingPrediction struct {
 		Scores map[string]float64 `json:"scores" msgpack:"scores"`
 		Value  *float64           `json:"value" msgpack:"value"`
 	} `json:"prediction" msgpack:"prediction"`
-	User map[string]any `json:"user" msgpack:"user"`
-	Node string         `json:"node" msgpack:"node"`
+	User      map[string]any `json:"user" msgpack:"user"`
+	Node      string         `json:"node" msgpack:"node"`
+	LatencyUS int64          `json:"latency_us" msgpack:"latency_us"`
 }
 
 // ingWatcher reads the predictions and dead-letter topics from the start
@@ -223,7 +225,7 @@ type ingWatcher struct {
 	byModel   map[string]int
 }
 
-func ingWatch(t *testing.T, brokers []string) *ingWatcher {
+func ingWatch(t testing.TB, brokers []string) *ingWatcher {
 	t.Helper()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
@@ -256,7 +258,7 @@ func ingWatch(t *testing.T, brokers []string) *ingWatcher {
 }
 
 func (w *ingWatcher) add(r *kgo.Record) {
-	o := ingOut{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Headers: map[string]string{}}
+	o := ingOut{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Headers: map[string]string{}, Time: r.Timestamp}
 	for _, h := range r.Headers {
 		o.Headers[h.Key] = string(h.Value)
 	}
@@ -340,7 +342,7 @@ func (w *ingWatcher) duplicates() map[string]int {
 
 // ingEventually polls cond every 10 ms until it returns nil or timeout
 // passes, then fails with cond's last error.
-func ingEventually(t *testing.T, timeout time.Duration, cond func() error) {
+func ingEventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -357,7 +359,7 @@ func ingEventually(t *testing.T, timeout time.Duration, cond func() error) {
 
 // ingCommitted returns the group's committed offset of each events-topic
 // partition (-1 = none).
-func ingCommitted(t *testing.T, brokers []string, group, topic string) map[int32]int64 {
+func ingCommitted(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {

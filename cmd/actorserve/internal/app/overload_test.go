@@ -114,3 +114,44 @@ func TestIngressOverloadedModelDeliversItsCapacity(t *testing.T) {
 		t.Errorf("no batch was shed: the model was never overloaded, the test proves nothing")
 	}
 }
+
+// TestIngressTooSlowModelTimesOut: a model slower than the whole deadline
+// is not overloaded but too slow. Its batches are not shed for ever (that
+// would hold its partition with no output): each is sent three times in
+// all and then its events become "timeout" dead letters, and the stream
+// goes on behind them.
+func TestIngressTooSlowModelTimesOut(t *testing.T) {
+	var batches, scored atomic.Int64
+	b := ingBroker(t)
+	reg := ingRegistry(map[string]serving.Loader{
+		"batchdelay": func(*serving.Descriptor) (serving.Model, error) {
+			return batchDelayModel{delay: 300 * time.Millisecond, batches: &batches, events: &scored}, nil
+		},
+	})
+	n := ingStartNode(t, b.Addrs(), "o2", reg, func(c *NodeConfig) {
+		c.Ingress.RequestTimeout = 150 * time.Millisecond
+	})
+	w := ingWatch(t, b.Addrs())
+	ingDeploy(t, n, "tooslow", map[string]any{"format": "batchdelay", "features": []string{"a", "b"}})
+	prod := ingProducer(t, b.Addrs())
+	const events = 3
+	for i := range events {
+		ingProduce(t, prod, ingEvent("tooslow", ingJSON(map[string]any{"id": fmt.Sprintf("t-%d", i), "features": []float64{1, 2}})))
+	}
+	ingEventually(t, 60*time.Second, func() error {
+		if d := len(w.deadLetters()); d < events {
+			return fmt.Errorf("%d dead letters of %d events (predictions %d, model batches %d)", d, events, w.countModel("tooslow"), batches.Load())
+		}
+		return nil
+	})
+	for _, d := range w.deadLetters() {
+		if d.Headers["reason"] != "timeout" {
+			t.Errorf("dead letter with reason %q (%s), want timeout", d.Headers["reason"], d.Headers["error"])
+		}
+	}
+	st := n.Ingress.Stats()
+	t.Logf("%d dead letters, %d batches run, %d resent after a timeout, %d shed", len(w.deadLetters()), batches.Load(), st.TimeoutRetries, st.Overloaded)
+	if st.TimeoutRetries < 2 {
+		t.Errorf("%d batches resent after a timeout, want each batch sent three times", st.TimeoutRetries)
+	}
+}
