@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
@@ -289,21 +290,13 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.deployMu.Lock()
 	defer s.deployMu.Unlock()
-	// The version number comes from the table: catch it up with deploys
-	// made through other nodes first.
-	sctx, scancel := context.WithTimeout(r.Context(), 2*time.Second)
-	if err := s.d.Table.Sync(sctx); err != nil {
-		s.logger.Warn("deploy: descriptor table not caught up; the version may repeat one deployed elsewhere a moment ago", "model", id, "err", err)
+	explicit := d.Version != 0
+	if explicit && (d.Version < 0 || d.Version > serving.MaxVersion) {
+		writeError(w, http.StatusBadRequest, "invalid_descriptor", fmt.Sprintf("version %d is outside 1..%d", d.Version, int64(serving.MaxVersion)))
+		return
 	}
-	scancel()
-	var prev int64
-	if old, ok := s.d.Table.Get(id); ok {
-		prev = old.Version
-	}
-	if d.Version == 0 {
-		d.Version = prev + 1
-	} else if d.Version <= prev {
-		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at version %d; a new version must be higher, got %d", id, prev, d.Version))
+	prev, ok := s.nextVersion(w, r, d, explicit)
+	if !ok {
 		return
 	}
 	if err := d.Validate(s.d.Registry); err != nil {
@@ -323,24 +316,84 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_model", err.Error())
 		return
 	}
-	d.CreatedAt = time.Now().UTC()
-	b, err := d.Encode()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := s.d.Publisher.Put(ctx, id, b); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("publish model %q to the control topic: %s", id, err))
-		return
+	// Publish, then read the control topic back to where the record
+	// landed: every node applies a version only if it is higher than the
+	// one before it in the log, so the record either won or lost to one
+	// another node published first. A lost automatic version is tried
+	// again above the winner; a lost explicit one is a conflict.
+	for attempt := 1; ; attempt++ {
+		d.CreatedAt = time.Now().UTC()
+		b, err := d.Encode()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", err.Error())
+			return
+		}
+		if _, err := s.d.Publisher.Put(ctx, id, b); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("publish model %q to the control topic: %s", id, err))
+			return
+		}
+		if err := s.d.Table.Sync(ctx); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: published, but the control topic could not be read back to confirm the version: %s", id, err))
+			return
+		}
+		cur, ok := s.d.Table.Get(id)
+		if ok && cur.Version == d.Version && cur.CreatedAt.Equal(d.CreatedAt) {
+			writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
+			return
+		}
+		var at int64
+		if ok {
+			at = cur.Version
+		}
+		if explicit || attempt == maxDeployAttempts {
+			writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q: version %d was deployed through another node at the same time (the model is at version %d); deploy again", id, d.Version, at))
+			return
+		}
+		s.logger.Info("deploy: another node published this version first; trying the next", "model", id, "version", d.Version, "current", at)
+		prev = max(prev, at)
+		d.Version = prev + 1
+		// Back off a little, at random, so that nodes deploying the same
+		// model at once stop colliding.
+		select {
+		case <-ctx.Done():
+			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: %s", id, ctx.Err()))
+			return
+		case <-time.After(time.Duration(attempt) * time.Duration(rand.Int64N(int64(10*time.Millisecond)))):
+		}
 	}
-	// Read-your-writes on this node: answer once our table has it.
-	want := d.Version
-	if err := s.d.Table.WaitFor(ctx, id, func(x *serving.Descriptor, ok bool) bool { return ok && x.Version >= want }); err != nil {
-		s.logger.Warn("published descriptor not yet in the local table", "model", id, "err", err)
+}
+
+// maxDeployAttempts bounds the versions one deploy tries when other nodes
+// keep deploying the same model at the same moment.
+const maxDeployAttempts = 10
+
+// nextVersion sets d.Version to one above the model's current version, or
+// checks an explicit one is above it, after catching the table up with
+// deploys made through other nodes; it answers the request and returns
+// false when it cannot.
+func (s *Server) nextVersion(w http.ResponseWriter, r *http.Request, d *serving.Descriptor, explicit bool) (int64, bool) {
+	sctx, scancel := context.WithTimeout(r.Context(), 2*time.Second)
+	if err := s.d.Table.Sync(sctx); err != nil {
+		s.logger.Warn("deploy: descriptor table not caught up; the version is checked again once published", "model", d.ID, "err", err)
 	}
-	writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
+	scancel()
+	var prev int64
+	if old, ok := s.d.Table.Get(d.ID); ok {
+		prev = old.Version
+	}
+	if prev >= serving.MaxVersion {
+		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at the highest version %d; delete it to start again", d.ID, prev))
+		return 0, false
+	}
+	if !explicit {
+		d.Version = prev + 1
+	} else if d.Version <= prev {
+		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at version %d; a new version must be higher, got %d", d.ID, prev, d.Version))
+		return 0, false
+	}
+	return prev, true
 }
 
 // feedbackAccepted answers feedback for a learning model: the labels are

@@ -147,7 +147,20 @@ type Descriptor struct {
 	Options   Options           `json:"options,omitzero"`
 	Learning  *Learning         `json:"learning,omitempty"`
 	CreatedAt time.Time         `json:"created_at,omitzero"` // set by the publisher
+	// Invalid is set, with the reason, on the placeholder a node keeps for a
+	// stored descriptor it could not decode (written by a newer build, or
+	// damaged): the model then shows that reason instead of silently
+	// serving an older version. Such a descriptor never validates.
+	Invalid string `json:"invalid,omitempty"`
+	// Unknown lists fields of a stored descriptor this build does not know
+	// (written by a newer build); they are ignored. Never encoded.
+	Unknown []string `json:"-"`
 }
+
+// MaxVersion is the highest version a descriptor may have: the largest
+// integer JSON clients (JavaScript's numbers) represent exactly, which
+// also leaves room to count up from any version.
+const MaxVersion = 1<<53 - 1
 
 // Learns says whether the model learns from labels as it serves (format
 // "online"): such a model has exactly one activation in the cluster and
@@ -161,6 +174,33 @@ func (d *Descriptor) Learns() bool { return d.Learning != nil || d.Format == "on
 // stands for an absent field. It never panics, and it does not check semantics: call
 // [Descriptor.Validate] for that.
 func DecodeDescriptor(b []byte) (*Descriptor, error) {
+	return decodeDescriptor(b, nil)
+}
+
+// DecodeStoredDescriptor parses a descriptor read back from the control
+// topic. Unlike [DecodeDescriptor] it is forward-compatible: fields it does
+// not know (a newer build wrote them) are skipped and listed in Unknown,
+// so a rolling upgrade does not leave older nodes on an older version.
+// Everything else is checked as strictly.
+func DecodeStoredDescriptor(b []byte) (*Descriptor, error) {
+	var unknown []string
+	d, err := decodeDescriptor(b, func(path string) error {
+		unknown = append(unknown, path)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Unknown = unknown
+	return d, nil
+}
+
+// decodeDescriptor parses b; unknown handles a field it does not know
+// (nil: an error).
+func decodeDescriptor(b []byte, unknown func(path string) error) (*Descriptor, error) {
+	if unknown == nil {
+		unknown = unknownField
+	}
 	if len(b) > MaxDescriptorBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the limit of %d bytes", ErrInvalidDescriptor, len(b), MaxDescriptorBytes)
 	}
@@ -215,7 +255,7 @@ func DecodeDescriptor(b []byte) (*Descriptor, error) {
 				case "on_nan":
 					return decodeField(v, "options."+k, &d.Options.OnNaN)
 				}
-				return unknownField("options." + k)
+				return unknown("options." + k)
 			})
 		case "learning":
 			if isNull(val) {
@@ -233,12 +273,12 @@ func DecodeDescriptor(b []byte) (*Descriptor, error) {
 				case "drift":
 					return decodeField(v, "learning."+k, &l.Drift)
 				}
-				return unknownField("learning." + k)
+				return unknown("learning." + k)
 			})
 			d.Learning = l
 			return err
 		}
-		return unknownField(key)
+		return unknown(key)
 	})
 	if err != nil {
 		return nil, err
@@ -523,6 +563,9 @@ func (d *Descriptor) Validate(reg *Registry) error {
 	if d == nil {
 		return fmt.Errorf("%w: descriptor is nil", ErrInvalidDescriptor)
 	}
+	if d.Invalid != "" {
+		return fmt.Errorf("%w: the stored descriptor could not be decoded by this node: %s", ErrInvalidDescriptor, d.Invalid)
+	}
 	v := &validator{}
 
 	switch {
@@ -541,6 +584,8 @@ func (d *Descriptor) Validate(reg *Registry) error {
 	}
 	if d.Version < 0 {
 		v.addf("version", "%d is negative", d.Version)
+	} else if d.Version > MaxVersion {
+		v.addf("version", "%d is over the highest version %d", d.Version, int64(MaxVersion))
 	}
 	switch {
 	case d.Format == "":

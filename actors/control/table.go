@@ -76,7 +76,29 @@ type Table[T any] struct {
 	next    map[int32]int64 // partition -> next offset to apply
 	adm     atomic.Pointer[kadm.Client]
 	applied int64 // records read, including skipped ones
+
+	// Sync's watermark look-ups are shared: at most one runs at a time,
+	// callers that arrive meanwhile share the next one (which starts after
+	// they called, as read-your-writes needs), and rounds start at least
+	// syncInterval apart. However many unknown ids are asked for, the
+	// broker sees at most one round of offset requests per interval.
+	syncMu      sync.Mutex
+	syncRunning bool
+	syncNext    *syncRound
+	syncLast    time.Time
+	syncRounds  atomic.Int64
 }
+
+// syncRound is one shared look-up of the topic's watermarks.
+type syncRound struct {
+	done   chan struct{}
+	ends   kadm.ListedOffsets
+	starts kadm.ListedOffsets
+	err    error
+}
+
+// syncInterval is the least time between two watermark look-ups of Sync.
+const syncInterval = 10 * time.Millisecond
 
 type subscriber[T any] struct {
 	fn        func(Entry[T])
@@ -191,14 +213,25 @@ func (t *Table[T]) Sync(ctx context.Context) error {
 	if adm == nil {
 		return fmt.Errorf("control table for %q: %w", t.topic, ErrNotReady)
 	}
-	ends, err := adm.ListEndOffsets(ctx, t.topic)
-	if err != nil {
-		return fmt.Errorf("control table for %q: list end offsets: %w", t.topic, err)
+	t.syncMu.Lock()
+	r := t.syncNext
+	if r == nil {
+		r = &syncRound{done: make(chan struct{})}
+		t.syncNext = r
 	}
-	starts, err := adm.ListStartOffsets(ctx, t.topic)
-	if err != nil {
-		return fmt.Errorf("control table for %q: list start offsets: %w", t.topic, err)
+	if !t.syncRunning {
+		t.startSyncLocked(adm)
 	}
+	t.syncMu.Unlock()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.done:
+	}
+	if r.err != nil {
+		return r.err
+	}
+	ends, starts := r.ends, r.starts
 	for {
 		behind := false
 		t.progMu.Lock()
@@ -220,6 +253,42 @@ func (t *Table[T]) Sync(ctx context.Context) error {
 		}
 	}
 }
+
+// startSyncLocked runs the queued round (syncMu held): it lists the
+// watermarks once for all its callers, then starts the next queued round.
+func (t *Table[T]) startSyncLocked(adm *kadm.Client) {
+	r := t.syncNext
+	t.syncNext = nil
+	t.syncRunning = true
+	wait := time.Until(t.syncLast.Add(syncInterval))
+	go func() {
+		if wait > 0 {
+			time.Sleep(wait)
+		}
+		t.syncMu.Lock()
+		t.syncLast = time.Now()
+		t.syncMu.Unlock()
+		t.syncRounds.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
+		r.ends, r.err = adm.ListEndOffsets(ctx, t.topic)
+		if r.err != nil {
+			r.err = fmt.Errorf("control table for %q: list end offsets: %w", t.topic, r.err)
+		} else if r.starts, r.err = adm.ListStartOffsets(ctx, t.topic); r.err != nil {
+			r.err = fmt.Errorf("control table for %q: list start offsets: %w", t.topic, r.err)
+		}
+		cancel()
+		close(r.done)
+		t.syncMu.Lock()
+		t.syncRunning = false
+		if t.syncNext != nil {
+			t.startSyncLocked(adm)
+		}
+		t.syncMu.Unlock()
+	}()
+}
+
+// SyncRounds returns how many watermark look-ups Sync has made.
+func (t *Table[T]) SyncRounds() int64 { return t.syncRounds.Load() }
 
 // listWatermarks lists the log start and end offsets the table must reach before it is ready,
 // retrying until it succeeds; it returns false if ctx ends first.

@@ -395,6 +395,13 @@ func (a *modelActor) load(d *serving.Descriptor) {
 	a.logger.Debug("model loaded", "version", d.Version, "format", d.Format)
 }
 
+// changed says whether the table's descriptor is another deploy than the
+// one loaded: a new version, or the same version published again with
+// other content (each publish stamps its own time).
+func changed(loaded, d *serving.Descriptor) bool {
+	return d.Version != loaded.Version || !d.CreatedAt.Equal(loaded.CreatedAt) || d.Invalid != loaded.Invalid
+}
+
 func (a *modelActor) refresh(ctx actor.Context) {
 	d, ok := a.h.descs.Get(a.id)
 	if !ok {
@@ -404,7 +411,7 @@ func (a *modelActor) refresh(ctx actor.Context) {
 		ctx.Poison(ctx.Self())
 		return
 	}
-	if a.desc == nil || d.Version != a.desc.Version || a.model == nil {
+	if a.desc == nil || a.model == nil || changed(a.desc, d) {
 		a.load(d)
 	}
 }
@@ -429,7 +436,7 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 			}
 			cancel()
 		}
-		if ok && (a.desc == nil || d.Version != a.desc.Version) {
+		if ok && (a.desc == nil || changed(a.desc, d)) {
 			a.load(d)
 		}
 	}

@@ -140,17 +140,55 @@ type Node struct {
 	once           sync.Once
 }
 
-// decodeDescriptor is the control table's decoder: the record key must be
-// the descriptor's id.
+// decodeDescriptor is the control table's decoder. It reads forward-
+// compatibly (fields of a newer build are skipped), and a record it cannot
+// read at all becomes a placeholder naming the reason (Invalid), so the
+// model shows why it does not serve that version instead of silently
+// keeping an older one. The record key must be the descriptor's id.
 func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
-	d, err := serving.DecodeDescriptor(value)
-	if err != nil {
-		return nil, err
+	d, err := serving.DecodeStoredDescriptor(value)
+	if err == nil && d.ID != key {
+		err = fmt.Errorf("descriptor id %q under key %q", d.ID, key)
 	}
-	if d.ID != key {
-		return nil, fmt.Errorf("descriptor id %q under key %q", d.ID, key)
+	if err != nil {
+		ph := &serving.Descriptor{ID: key, Invalid: err.Error()}
+		// Keep its version if that much is readable, so it orders with
+		// the others.
+		var v struct {
+			Version int64 `json:"version"`
+		}
+		if json.Unmarshal(value, &v) == nil && v.Version > 0 && v.Version <= serving.MaxVersion {
+			ph.Version = v.Version
+		}
+		return ph, nil
 	}
 	return d, nil
+}
+
+// resolveVersion makes versions unique and increasing per model on every
+// node alike: a descriptor is applied only when its version is higher than
+// the one the table holds. Every node applies the control topic in the
+// same order, so when two nodes publish the same version at once the
+// first in the log wins everywhere, and a stale or older version written
+// later is ignored everywhere (the API sees it lost and answers so). A
+// placeholder for a record this node cannot read is applied when its
+// version is unknown (0): the model shows the problem.
+func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
+	return func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
+		if !had || next.Version > cur.Version || (next.Invalid != "" && next.Version == 0) {
+			if len(next.Unknown) > 0 {
+				logger.Warn("descriptor has fields this build does not know (written by a newer build?); they are ignored",
+					"model", id, "version", next.Version, "fields", next.Unknown, "offset", offset)
+			}
+			if next.Invalid != "" {
+				logger.Warn("descriptor could not be decoded; the model shows the error", "model", id, "offset", offset, "err", next.Invalid)
+			}
+			return next, true
+		}
+		logger.Info("descriptor not applied: the model is already at this or a later version",
+			"model", id, "version", next.Version, "current", cur.Version, "offset", offset)
+		return nil, false
+	}
 }
 
 // NewRegistry returns the format registry with every built-in format.
@@ -209,6 +247,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		ln.Close()
 		return nil, err
 	}
+	table.SetResolver(resolveVersion(logger.With("component", "control")))
 	n.Table = table
 	n.wg.Add(1)
 	go func() {
