@@ -267,3 +267,31 @@ func testFencedRejoin(t *testing.T, idx int) {
 		}
 	}
 }
+
+// TestLeavingNodeNeverFences: a node declared dead while it leaves (the
+// peers it told it is going, or that lost patience while it shut down)
+// does not fence itself and rejoin; it stops, at once, even when the
+// seeds it would rejoin through are gone.
+func TestLeavingNodeNeverFences(t *testing.T) {
+	c := fixture(t, 2)
+	seed, node := c.Nodes[0], c.Nodes[1]
+	node.Leave(2 * time.Second)
+	seed.Kill() // the seed is gone too
+	cluster.SignalFence(node, "a peer lists this node as dead")
+	time.Sleep(300 * time.Millisecond) // a fence would have begun by now
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		_ = node.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close did not return within 15 s of a fence signal while leaving")
+	}
+	if f := node.Fences(); f != 0 {
+		t.Errorf("the leaving node fenced itself %d times and rejoined", f)
+	}
+	t.Logf("closed in %v after the fence signal", time.Since(start).Round(time.Millisecond))
+}

@@ -66,7 +66,11 @@ type Node struct {
 	fences     atomic.Int64
 	stopped    bool
 	closing    atomic.Bool // set before Close or Kill takes mu, so a fence restart loop gives up
-	done       chan struct{}
+	// leaving is set once the node began to leave: from then on being
+	// declared dead is what it asked for, not a reason to fence and
+	// rejoin (a node shutting down must never start again).
+	leaving atomic.Bool
+	done    chan struct{}
 }
 
 // New validates cfg and returns a node that is not started.
@@ -180,9 +184,13 @@ func (n *Node) watchFence() {
 }
 
 func (n *Node) fence(old *runtime, reason string) {
+	if n.leaving.Load() || n.closing.Load() {
+		n.logger.Info("declared dead while leaving; not fencing", "reason", reason)
+		return
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.stopped || n.rt.Load() != old {
+	if n.stopped || n.rt.Load() != old || n.leaving.Load() {
 		return
 	}
 	n.logger.Warn("fencing: this node was declared dead; stopping its actors and rejoining under a new member id",
@@ -196,7 +204,7 @@ func (n *Node) fence(old *runtime, reason string) {
 	n.rt.Store(nil)
 	n.shutdownRuntime(old, false)
 	backoff := 200 * time.Millisecond
-	for !n.stopped && !n.closing.Load() {
+	for !n.stopped && !n.closing.Load() && !n.leaving.Load() {
 		err := n.startRuntime()
 		if err == nil {
 			break
@@ -228,6 +236,7 @@ func (n *Node) shutdownRuntime(rt *runtime, graceful bool) {
 // Leave tells the cluster this node is going: peers re-home its grains at
 // once (tens of milliseconds) while it can still route requests to them.
 func (n *Node) Leave(timeout time.Duration) {
+	n.leaving.Store(true)
 	if rt := n.rt.Load(); rt != nil {
 		rt.provider.leave(timeout)
 		// Wait for our own view to drop us so our calls route to peers.

@@ -528,35 +528,55 @@ func (n *Node) WaitReady(ctx context.Context) error { return n.Table.WaitReady(c
 // restore the state just written, while this node still routes requests
 // to them); drain HTTP; stop the model actors (a last checkpoint if they
 // learned since) and the actor system; stop reading the control topic. One
-// timeout bounds it all. Leaving before stopping the actors means no
-// request fails during the move.
+// timeout bounds it all: if a step hangs, Shutdown returns an error at
+// the deadline anyway (the process then exits; Kafka and the cluster treat
+// it as a crash). Leaving before stopping the actors means no request
+// fails during the move.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var err error
 	n.once.Do(func() {
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 		defer cancel()
-		n.logger.Info("shutting down")
-		if n.API != nil {
-			n.API.Drain()
-		}
-		n.stopIngress()
-		if n.Host != nil {
-			n.Host.CheckpointAll(leaveTimeout(ctx))
-			if n.kafka != nil {
-				fctx, cancel := context.WithTimeout(ctx, leaveTimeout(ctx))
-				_ = n.kafka.Flush(fctx) // the checkpoints are in Kafka before peers restore them
-				cancel()
+		finished := make(chan error, 1)
+		go func() { finished <- n.shutdown(ctx) }()
+		select {
+		case err = <-finished:
+		case <-ctx.Done():
+			// A grace second for steps that end with the context.
+			select {
+			case err = <-finished:
+			case <-time.After(time.Second):
+				n.logger.Error("shutdown did not finish within its timeout; giving up", "timeout", n.cfg.ShutdownTimeout)
+				err = fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout)
 			}
 		}
-		if n.Cluster != nil {
-			n.Cluster.Leave(leaveTimeout(ctx))
-		}
-		if n.httpSrv != nil {
-			err = n.httpSrv.Shutdown(ctx)
-		}
-		n.closeRest()
-		n.logger.Info("stopped")
 	})
+	return err
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	var err error
+	n.logger.Info("shutting down")
+	if n.API != nil {
+		n.API.Drain()
+	}
+	n.stopIngress()
+	if n.Host != nil {
+		n.Host.CheckpointAll(leaveTimeout(ctx))
+		if n.kafka != nil {
+			fctx, cancel := context.WithTimeout(ctx, leaveTimeout(ctx))
+			_ = n.kafka.Flush(fctx) // the checkpoints are in Kafka before peers restore them
+			cancel()
+		}
+	}
+	if n.Cluster != nil {
+		n.Cluster.Leave(leaveTimeout(ctx))
+	}
+	if n.httpSrv != nil {
+		err = n.httpSrv.Shutdown(ctx)
+	}
+	n.closeRest()
+	n.logger.Info("stopped")
 	return err
 }
 
