@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/source"
 )
 
 func load(t testing.TB, text string, labels []string) serving.Model {
@@ -248,6 +249,7 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 	// A location: the model is read from the file.
+	t.Cleanup(source.SetPolicy(source.Policy{FileRoots: []string{os.TempDir()}})) // as --model-dirs would
 	path := filepath.Join(t.TempDir(), "model.txt")
 	if err := os.WriteFile(path, []byte(base), 0o600); err != nil {
 		t.Fatal(err)

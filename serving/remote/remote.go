@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/source"
 )
 
 // Format is the descriptor format name this package registers.
@@ -81,7 +82,20 @@ func Load(d *serving.Descriptor) (serving.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(d, cfg)
+	m, err := New(d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// A descriptor must not make the node call any host: only those its
+	// operator allowed (cloud metadata addresses, internal services).
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, cfgErr("data.url: %s", err)
+	}
+	if err := source.CurrentPolicy().AllowHost(u, fmt.Sprintf("remote model %q: server", d.ID)); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // New builds a remote model for descriptor d (id, features, labels) from a validated cfg.
@@ -146,7 +160,9 @@ func New(d *serving.Descriptor, cfg *Config) (serving.Model, error) {
 		}
 		m.endpoint += ":predict"
 	}
-	m.client = &http.Client{Transport: transport}
+	// No redirects: an inference server that answers with one is either
+	// misconfigured or pointing the node elsewhere.
+	m.client = &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	m.sem = make(chan struct{}, orDefault(cfg.MaxConcurrency, DefaultMaxConcurrency))
 	if cap(m.sem) == 0 {
 		m.sem = make(chan struct{}, DefaultMaxConcurrency)

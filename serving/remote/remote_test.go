@@ -577,7 +577,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	m, err := Load(&serving.Descriptor{ID: "r", Data: json.RawMessage(`{"protocol":"v2","url":"http://h","model":"m","num_features":4}`)})
+	m, err := Load(&serving.Descriptor{ID: "r", Data: json.RawMessage(`{"protocol":"v2","url":"http://127.0.0.1:9","model":"m","num_features":4}`)})
 	if err != nil || m.NumFeatures() != 4 {
 		t.Fatalf("num_features without descriptor features: %v, %v", m, err)
 	}
@@ -609,6 +609,19 @@ func TestBackoff(t *testing.T) {
 			if d := m.backoffFor(n); d < want/2 || d > want {
 				t.Fatalf("backoff for attempt %d is %s, want within [%s, %s]", n, d, want/2, want)
 			}
+		}
+	}
+}
+
+// TestServerHostMustBeAllowed: a descriptor cannot make the node call a
+// host its operator did not allow (a cloud metadata address, say).
+func TestServerHostMustBeAllowed(t *testing.T) {
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://internal.example:8080"} {
+		d := &serving.Descriptor{ID: "r", Format: "remote", Features: []string{"a"},
+			Data: json.RawMessage(`{"url":"` + u + `","model":"m","protocol":"v2"}`)}
+		_, err := Load(d)
+		if err == nil || !strings.Contains(err.Error(), "not one this node may call") {
+			t.Errorf("remote server %s: %v, want it refused by the host policy", u, err)
 		}
 	}
 }

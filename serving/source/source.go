@@ -53,9 +53,12 @@ type Options struct {
 	// Client makes HTTP requests; nil means a client of this package with no timeout of its
 	// own (Timeout applies through the request's context). Redirects follow the client's policy.
 	Client *http.Client
-	// FileRoot, when set, is the directory that file:// locations must resolve inside (after
-	// symbolic links). Empty allows any absolute path the process can read.
+	// FileRoot, when set, is the one directory file:// locations may resolve inside (after
+	// symbolic links), instead of the policy's.
 	FileRoot string
+	// Policy says which locations may be read; nil means the process's ([SetPolicy]), whose
+	// zero value allows no file and no host.
+	Policy *Policy
 	// DisableFile rejects file:// locations; DisableHTTP rejects http:// and https:// ones.
 	DisableFile, DisableHTTP bool
 	// Cache keeps fetched bytes; nil means the package's shared cache ([DefaultCache]).
@@ -102,7 +105,18 @@ func (o *Options) cache() *Cache {
 	return DefaultCache
 }
 
-var defaultClient = &http.Client{Transport: newTransport()}
+var defaultClient = &http.Client{Transport: newTransport(), CheckRedirect: NoRedirectElsewhere}
+
+func (o *Options) policy() Policy {
+	p := CurrentPolicy()
+	if o.Policy != nil {
+		p = *o.Policy
+	}
+	if o.FileRoot != "" {
+		p.FileRoots = []string{o.FileRoot}
+	}
+	return p
+}
 
 func newTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -215,20 +229,33 @@ func readFile(d *serving.Descriptor, u *url.URL, o *Options) ([]byte, error) {
 		return nil, fmt.Errorf("%w: model %q: location %s: want an absolute path, as in file:///var/models/m.bin", serving.ErrInvalidDescriptor, d.ID, u.Redacted())
 	}
 	p = filepath.Clean(p)
-	if o.FileRoot != "" {
-		root, err := filepath.EvalSymlinks(o.FileRoot)
-		if err != nil {
-			return nil, fmt.Errorf("%w: model %q: file root %s: %s", ErrFetch, d.ID, o.FileRoot, err.Error())
-		}
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: model %q: %s", ErrFetch, d.ID, pathErr(err))
-		}
-		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil, fmt.Errorf("%w: model %q: location %s is outside the model directory %s", serving.ErrInvalidDescriptor, d.ID, u.Redacted(), o.FileRoot)
-		}
-		p = real
+	// The path must lie in an allowed directory, judged on its text first
+	// (nothing outside is touched, so an error says nothing about what
+	// exists there), then again after symbolic links.
+	pol := o.policy()
+	if len(pol.FileRoots) == 0 {
+		return nil, fmt.Errorf("%w: model %q: location %s: this node may not read model files; its operator allows directories with --model-dirs",
+			serving.ErrInvalidDescriptor, d.ID, u.Redacted())
 	}
+	outside := fmt.Errorf("%w: model %q: location %s is outside the directories this node may read models from (--model-dirs)",
+		serving.ErrInvalidDescriptor, d.ID, u.Redacted())
+	if pol.root(p) == "" {
+		return nil, outside
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: model %q: %s", ErrFetch, d.ID, pathErr(err))
+	}
+	var realRoots []string
+	for _, r := range pol.FileRoots {
+		if rr, err := filepath.EvalSymlinks(r); err == nil {
+			realRoots = append(realRoots, rr)
+		}
+	}
+	if (Policy{FileRoots: realRoots}).root(real) == "" {
+		return nil, outside
+	}
+	p = real
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: model %q: %s", ErrFetch, d.ID, pathErr(err))
@@ -257,6 +284,9 @@ func pathErr(err error) string {
 }
 
 func readHTTP(ctx context.Context, d *serving.Descriptor, u *url.URL, o *Options) ([]byte, error) {
+	if err := o.policy().AllowHost(u, fmt.Sprintf("model %q: location", d.ID)); err != nil {
+		return nil, err
+	}
 	timeout := o.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

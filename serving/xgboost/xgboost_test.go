@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/actorserve/actorserve/serving"
+	"github.com/actorserve/actorserve/serving/source"
 )
 
 // tinyModel is a hand-written one-tree regression model: x0 < 0.5 (or missing) gives
@@ -206,6 +207,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 
 	// A location: the model is read from the file.
+	t.Cleanup(source.SetPolicy(source.Policy{FileRoots: []string{os.TempDir()}})) // as --model-dirs would
 	path := filepath.Join(t.TempDir(), "m.json")
 	if err := os.WriteFile(path, []byte(tinyModel), 0o600); err != nil {
 		t.Fatal(err)

@@ -237,7 +237,7 @@ func TestRemoteThroughCluster(t *testing.T) {
 		}})
 	}))
 	defer srv.Close()
-	nodes, _ := startTestCluster(t, 2, nil)
+	nodes, _ := startTestCluster(t, 2, func(c *NodeConfig) { c.Sources.Hosts = []string{"127.0.0.1"} })
 	data, _ := json.Marshal(map[string]any{"protocol": "v2", "url": srv.URL, "model": "adder", "datatype": "FP64",
 		"outputs": map[string]string{"value": "sum"}, "num_features": 2})
 	putModel(t, nodes[0].HTTPAddr(), "adder", map[string]any{"format": "remote", "data": json.RawMessage(data), "features": []string{"a", "b"}})

@@ -56,6 +56,8 @@ type NodeConfig struct {
 	// MetricsMaxModels switches per-model Prometheus labels off above
 	// this many active models on a node.
 	MetricsMaxModels int
+	// Sources says which directories and hosts models may be read from.
+	Sources SourcesConfig
 }
 
 // DefaultNodeConfig returns the defaults of `actorserve node`.
@@ -82,6 +84,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.HTTP.RegisterFlags(fs)
 	c.Control.RegisterFlags(fs)
 	c.Ingress.RegisterFlags(fs)
+	c.Sources.registerFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.IntVar(&c.Model.MaxActive, "max-active", c.Model.MaxActive, "most model actors active on a node; one more passivates the least recently used")
 	fs.Int64Var(&c.Model.MaxMailbox, "max-mailbox", c.Model.MaxMailbox, "most requests this node queues for one model actor; more are answered \"overloaded\" at once (0 = no bound)")
@@ -108,7 +111,7 @@ func (c *NodeConfig) Validate() error {
 	c.Control.Brokers = c.Brokers
 	c.Ingress.Brokers = c.Brokers
 	c.Cluster.HTTP = c.HTTP.Listen
-	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate(), c.Ingress.Validate())
+	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
 }
 
 // Node is one running actorserve node: cluster member, descriptor table,
@@ -217,6 +220,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Sources.apply()
 	logger = logger.With("node", cfg.Cluster.Name)
 	n := &Node{cfg: cfg, logger: logger}
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -199,6 +199,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Cluster.Name = "dev"
 	cfg.Cluster.Gossip = "127.0.0.1:0"
 	cfg.Cluster.Remote = "127.0.0.1:0"
+	// dev may read models from the directory it runs in and call servers
+	// on this machine; a node reads none unless told.
+	cfg.Sources = SourcesConfig{Dirs: []string{"."}, Hosts: []string{"127.0.0.1", "localhost", "::1"}}
 	cfg.RegisterFlags(fs)
 	bcfg := broker.DefaultConfig()
 	fs.StringVar(&bcfg.Listen, "kafka", bcfg.Listen, "address of the embedded Kafka broker")
