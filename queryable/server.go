@@ -42,6 +42,13 @@ type Config struct {
 	PredictTimeout time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ (off by default).
 	Pprof bool
+	// Tokens are the accepted bearer tokens (LoadTokens reads them from
+	// TokensFile and the environment). None: no authentication, which
+	// LoadTokens allows only on a loopback address or with InsecureNoAuth.
+	Tokens         []Token
+	TokensFile     string
+	InsecureNoAuth bool
+	tokensLoaded   bool
 }
 
 // DefaultConfig returns the defaults.
@@ -63,6 +70,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.QueryTimeout, "query-timeout", c.QueryTimeout, "deadline of a cluster-wide stats query")
 	fs.DurationVar(&c.PredictTimeout, "predict-timeout", c.PredictTimeout, "deadline of a predict call")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's profiler at /debug/pprof/ on the HTTP address")
+	fs.StringVar(&c.TokensFile, "auth-tokens-file", c.TokensFile, "file of bearer tokens, one per line: TOKEN SCOPES (read, predict, admin; comma-separated); also $"+TokensEnv)
+	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", c.InsecureNoAuth, "serve the HTTP API without authentication on a non-loopback address")
 }
 
 // Validate reports configuration errors.
@@ -138,8 +147,14 @@ func New(cfg Config, d Deps) *Server {
 	return s
 }
 
-// Handler returns the API's handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the API's handler: with tokens configured, every route
+// but the health probes needs a bearer token with its scope.
+func (s *Server) Handler() http.Handler {
+	if len(s.cfg.Tokens) > 0 {
+		return withAuth(s.cfg.Tokens, s.mux)
+	}
+	return s.mux
+}
 
 // Drain makes /readyz answer 503 from now on (graceful shutdown).
 func (s *Server) Drain() {

@@ -66,8 +66,22 @@
     });
   }
 
+  // A node that needs a bearer token is opened as /#token=SECRET: the
+  // token is kept for this tab only and taken out of the address bar.
+  var token = null;
+  try {
+    var m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (m) {
+      sessionStorage.setItem('actorserve-token', decodeURIComponent(m[1]));
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    token = sessionStorage.getItem('actorserve-token');
+  } catch (e) { /* storage disabled: no token */ }
+
   function getJSON(path) {
-    return fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' }).then(function (r) {
+    var headers = { Accept: 'application/json' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    return fetch(path, { headers: headers, cache: 'no-store' }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (body) {
         if (!r.ok) {
           var err = new Error((body && body.error) || (r.status + ' ' + r.statusText));

@@ -24,6 +24,10 @@ func buildVersion() string {
 	return "(devel)"
 }
 
+// TokenEnv holds the bearer token the CLI's HTTP commands send (never a
+// flag: flags show in process listings).
+const TokenEnv = "ACTORSERVE_TOKEN"
+
 type httpFlags struct{ addr string }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
@@ -48,6 +52,9 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if tok := os.Getenv(TokenEnv); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

@@ -111,7 +111,7 @@ func (c *NodeConfig) Validate() error {
 	c.Control.Brokers = c.Brokers
 	c.Ingress.Brokers = c.Brokers
 	c.Cluster.HTTP = c.HTTP.Listen
-	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
+	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.HTTP.LoadTokens(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
 }
 
 // Node is one running actorserve node: cluster member, descriptor table,
