@@ -49,6 +49,9 @@ type Config struct {
 	TokensFile     string
 	InsecureNoAuth bool
 	tokensLoaded   bool
+	// TLSCert and TLSKey serve HTTPS (reloaded when the files change);
+	// TLSClientCA also requires client certificates signed by it.
+	TLSCert, TLSKey, TLSClientCA string
 }
 
 // DefaultConfig returns the defaults.
@@ -72,6 +75,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's profiler at /debug/pprof/ on the HTTP address")
 	fs.StringVar(&c.TokensFile, "auth-tokens-file", c.TokensFile, "file of bearer tokens, one per line: TOKEN SCOPES (read, predict, admin; comma-separated); also $"+TokensEnv)
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", c.InsecureNoAuth, "serve the HTTP API without authentication on a non-loopback address")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve the HTTP API over TLS with; reloaded when it changes")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", c.TLSClientCA, "PEM CA certificates: HTTP clients must present a certificate signed by one (mutual TLS)")
 }
 
 // Validate reports configuration errors.

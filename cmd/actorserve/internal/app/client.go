@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,6 +29,43 @@ func buildVersion() string {
 // TokenEnv holds the bearer token the CLI's HTTP commands send (never a
 // flag: flags show in process listings).
 const TokenEnv = "ACTORSERVE_TOKEN"
+
+// The CLI's HTTPS settings, from the environment: the CA that signed the
+// node's certificate, and a client certificate for nodes that require one.
+const (
+	CAFileEnv     = "ACTORSERVE_CA_FILE"
+	ClientCertEnv = "ACTORSERVE_CLIENT_CERT"
+	ClientKeyEnv  = "ACTORSERVE_CLIENT_KEY"
+)
+
+// apiClient is the HTTP client of the CLI's commands.
+func apiClient() (*http.Client, error) {
+	ca, cert, key := os.Getenv(CAFileEnv), os.Getenv(ClientCertEnv), os.Getenv(ClientKeyEnv)
+	if ca == "" && cert == "" {
+		return http.DefaultClient, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("$%s: %w", CAFileEnv, err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("$%s: %s holds no PEM certificate", CAFileEnv, ca)
+		}
+	}
+	if cert != "" {
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("$%s and $%s do not load as a certificate and its key", ClientCertEnv, ClientKeyEnv)
+		}
+		tc.Certificates = []tls.Certificate{c}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	return &http.Client{Transport: t}, nil
+}
 
 type httpFlags struct{ addr string }
 
@@ -55,7 +94,11 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 	if tok := os.Getenv(TokenEnv); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	cl, err := apiClient()
+	if err != nil {
+		return err
+	}
+	resp, err := cl.Do(req)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -396,6 +397,14 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 			return nil
 		},
 	})
+	tlsCfg, err := cfg.HTTP.TLSConfig()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
 	n.httpSrv = &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
