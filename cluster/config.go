@@ -59,6 +59,16 @@ type Config struct {
 	MaxMessageBytes int
 	WriterBatch     int
 
+	// GossipKeyFile holds the keys that encrypt and authenticate gossip
+	// (see readGossipKeys); empty gossips in plaintext. It is read again
+	// when it changes, for key rotation on a running cluster.
+	// GossipVerifyIncoming and GossipVerifyOutgoing (both true by default)
+	// may be switched off while encryption is being enabled on a running
+	// cluster: then a node also accepts, or also sends, plaintext.
+	GossipKeyFile        string
+	GossipVerifyIncoming bool
+	GossipVerifyOutgoing bool
+
 	// WrapTransport, when set, wraps memberlist's network transport
 	// (tests use it to cut a node off the network).
 	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
@@ -81,6 +91,9 @@ func DefaultConfig() Config {
 		ActivationTimeout: time.Second,
 		MaxMessageBytes:   128 << 20,
 		WriterBatch:       32,
+
+		GossipVerifyIncoming: true,
+		GossipVerifyOutgoing: true,
 	}
 }
 
@@ -101,6 +114,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.SuspicionMult, "suspicion-mult", c.SuspicionMult, "failure-detector suspicion multiplier")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "default deadline of a call to a model actor")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", c.MaxMessageBytes, "largest message between nodes")
+	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", c.GossipKeyFile, "file of base64 gossip encryption keys, one per line, the first used to send (reloaded when it changes)")
+	fs.BoolVar(&c.GossipVerifyIncoming, "gossip-verify-incoming", c.GossipVerifyIncoming, "with a gossip key, refuse plaintext gossip (false only while enabling encryption on a running cluster)")
+	fs.BoolVar(&c.GossipVerifyOutgoing, "gossip-verify-outgoing", c.GossipVerifyOutgoing, "with a gossip key, send encrypted gossip (false only while enabling encryption on a running cluster)")
 }
 
 // Validate reports the first configuration error.
@@ -144,6 +160,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 1<<20 {
 		errs = append(errs, errors.New("cluster: max-message-bytes must be at least 1 MiB"))
+	}
+	if c.GossipKeyFile != "" {
+		if _, err := readGossipKeys(c.GossipKeyFile); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.WriterBatch < 1 {
 		errs = append(errs, errors.New("cluster: writer batch must be at least 1"))

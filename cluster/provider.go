@@ -66,6 +66,9 @@ type pushState struct {
 
 const maxTombstones = 1024
 
+// gossipKeyCheck is how often the gossip key file is checked for changes.
+var gossipKeyCheck = 2 * time.Second
+
 // provider is a protoactor ClusterProvider on hashicorp/memberlist.
 //
 // memberlist calls its delegates while holding its own node lock, so the
@@ -159,6 +162,15 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 	mc.PushPullInterval = p.cfg.PushPullInterval
 	mc.Delegate = p
 	mc.Events = p
+	kr, err := p.cfg.gossipKeyring()
+	if err != nil {
+		return err
+	}
+	if kr != nil {
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming = p.cfg.GossipVerifyIncoming
+		mc.GossipVerifyOutgoing = p.cfg.GossipVerifyOutgoing
+	}
 	mc.LogOutput = logWriter{p.logger.With("component", "memberlist")}
 	if p.cfg.WrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
@@ -181,6 +193,9 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 	p.mu.Lock()
 	p.ml = ml
 	p.mu.Unlock()
+	if kr != nil {
+		go p.watchGossipKeys(kr, gossipKeyCheck)
+	}
 
 	if len(p.cfg.Join) > 0 {
 		if err := p.join(); err != nil {
