@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/actorserve/actorserve/cluster/tlsfiles"
 )
 
 // Config is one node's cluster configuration.
@@ -68,6 +71,11 @@ type Config struct {
 	GossipKeyFile        string
 	GossipVerifyIncoming bool
 	GossipVerifyOutgoing bool
+	// RemoteTLSCert, RemoteTLSKey and RemoteTLSCA make actor remoting mutual
+	// TLS: a node presents its certificate and accepts only peers whose
+	// certificate chains to the CA (files reloaded when they change).
+	// Empty: plaintext gRPC.
+	RemoteTLSCert, RemoteTLSKey, RemoteTLSCA string
 
 	// WrapTransport, when set, wraps memberlist's network transport
 	// (tests use it to cut a node off the network).
@@ -116,6 +124,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", c.MaxMessageBytes, "largest message between nodes")
 	fs.StringVar(&c.GossipKeyFile, "gossip-key-file", c.GossipKeyFile, "file of base64 gossip encryption keys, one per line, the first used to send (reloaded when it changes)")
 	fs.BoolVar(&c.GossipVerifyIncoming, "gossip-verify-incoming", c.GossipVerifyIncoming, "with a gossip key, refuse plaintext gossip (false only while enabling encryption on a running cluster)")
+	fs.StringVar(&c.RemoteTLSCert, "remote-tls-cert", c.RemoteTLSCert, "PEM certificate this node presents to its peers (mutual TLS on actor remoting)")
+	fs.StringVar(&c.RemoteTLSKey, "remote-tls-key", c.RemoteTLSKey, "PEM private key of --remote-tls-cert")
+	fs.StringVar(&c.RemoteTLSCA, "remote-tls-ca", c.RemoteTLSCA, "PEM CA certificates peers' certificates must chain to")
 	fs.BoolVar(&c.GossipVerifyOutgoing, "gossip-verify-outgoing", c.GossipVerifyOutgoing, "with a gossip key, send encrypted gossip (false only while enabling encryption on a running cluster)")
 }
 
@@ -161,6 +172,13 @@ func (c Config) Validate() error {
 	if c.MaxMessageBytes < 1<<20 {
 		errs = append(errs, errors.New("cluster: max-message-bytes must be at least 1 MiB"))
 	}
+	if set := btoi(c.RemoteTLSCert != "") + btoi(c.RemoteTLSKey != "") + btoi(c.RemoteTLSCA != ""); set != 0 && set != 3 {
+		errs = append(errs, errors.New("cluster: give all of remote-tls-cert, remote-tls-key and remote-tls-ca, or none"))
+	} else if set == 3 {
+		if _, err := c.remoteTLS(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.GossipKeyFile != "" {
 		if _, err := readGossipKeys(c.GossipKeyFile); err != nil {
 			errs = append(errs, err)
@@ -196,4 +214,33 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// remoteTLS returns the gRPC transport credentials of actor remoting:
+// mutual TLS when certificates are configured, else plaintext.
+func (c Config) remoteTLS() (*remoteCreds, error) {
+	if c.RemoteTLSCert == "" {
+		return nil, nil
+	}
+	pair, err := tlsfiles.LoadPair(c.RemoteTLSCert, c.RemoteTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: remote-tls: %w", err)
+	}
+	pool, err := tlsfiles.Pool(c.RemoteTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: remote-tls-ca: %w", err)
+	}
+	srv, cli := tlsfiles.Mutual(pair, pool)
+	return &remoteCreds{server: credentials.NewTLS(srv), client: credentials.NewTLS(cli)}, nil
+}
+
+type remoteCreds struct {
+	server, client credentials.TransportCredentials
 }

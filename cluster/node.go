@@ -113,10 +113,20 @@ func (n *Node) startRuntime() (err error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return paLogger }),
 	))
 	maxB := n.cfg.MaxMessageBytes
+	creds, err := n.cfg.remoteTLS()
+	if err != nil {
+		return err
+	}
+	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxB), grpc.MaxSendMsgSize(maxB)}
+	dialCreds := insecure.NewCredentials()
+	if creds != nil {
+		serverOpts = append(serverOpts, grpc.Creds(creds.server))
+		dialCreds = creds.client
+	}
 	ropts := []remote.ConfigOption{
-		remote.WithServerOptions(grpc.MaxRecvMsgSize(maxB), grpc.MaxSendMsgSize(maxB)),
+		remote.WithServerOptions(serverOpts...),
 		remote.WithDialOptions(
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(dialCreds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxB), grpc.MaxCallSendMsgSize(maxB)),
 		),
 		remote.WithEndpointWriterBatchSize(n.cfg.WriterBatch),
