@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Config configures a node's Kafka ingress.
@@ -52,6 +54,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Disabled turns the ingress off (the node then only serves HTTP).
 	Disabled bool
+	// ClientOpts are extra franz-go options of every Kafka client the
+	// ingress creates (TLS, SASL).
+	ClientOpts []kgo.Opt
 	// MemberAddr returns this node's cluster (remote) address. The group
 	// balancer assigns each partition to the member whose address wins the
 	// rendezvous hash the cluster places model actors with, so partitions

@@ -140,12 +140,12 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		in.topics[t] = true
 	}
 	var err error
-	in.producer, err = kgo.NewClient(
+	in.producer, err = kgo.NewClient(append(slices.Clone(cfg.ClientOpts),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ProducerLinger(cfg.ProducerLinger),
 		kgo.MaxBufferedRecords(cfg.ProducerMaxBuffered),
 		kgo.ClientID("actorserve-"+node),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("ingress producer: %w", err)
 	}
@@ -164,7 +164,7 @@ func (in *Ingress) newConsumer() error {
 	if cfg.MemberAddr != nil {
 		balancer = &rendezvousBalancer{addr: cfg.MemberAddr}
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append(slices.Clone(cfg.ClientOpts),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.Balancers(balancer),
@@ -184,7 +184,7 @@ func (in *Ingress) newConsumer() error {
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.HeartbeatInterval(min(time.Second, cfg.SessionTimeout/3)),
 		kgo.ClientID("actorserve-"+in.node),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("ingress consumer: %w", err)
 	}

@@ -101,13 +101,13 @@ func (in *Ingress) Replay(ctx context.Context, id string, part int32, from int64
 	if end.Offset <= from {
 		return from, nil
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append(slices.Clone(in.cfg.ClientOpts),
 		kgo.SeedBrokers(in.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(from)}}),
 		kgo.FetchMaxWait(50*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(4<<20),
 		kgo.ClientID("actorserve-replay-"+in.node),
-	)
+	)...)
 	if err != nil {
 		return from, fmt.Errorf("replay model %q: %w", id, err)
 	}

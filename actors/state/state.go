@@ -122,15 +122,16 @@ type Store struct {
 }
 
 // New returns a store over topic ("" = DefaultTopic) on brokers. Run it
-// with Run; writes go through client (the node's producer).
-func New(brokers []string, topic string, client *kgo.Client, logger *slog.Logger) (*Store, error) {
+// with Run; writes go through client (the node's producer). clientOpts are
+// extra franz-go options of its reader (TLS, SASL).
+func New(brokers []string, topic string, client *kgo.Client, logger *slog.Logger, clientOpts ...kgo.Opt) (*Store, error) {
 	if topic == "" {
 		topic = DefaultTopic
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t, err := control.NewTable(control.Config{Brokers: brokers, Topic: topic}, decode, logger.With("component", "state"), nil)
+	t, err := control.NewTable(control.Config{Brokers: brokers, Topic: topic, ClientOpts: clientOpts}, decode, logger.With("component", "state"), nil)
 	if err != nil {
 		return nil, err
 	}

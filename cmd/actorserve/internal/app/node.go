@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,9 @@ type NodeConfig struct {
 	MetricsMaxModels int
 	// Sources says which directories and hosts models may be read from.
 	Sources SourcesConfig
+	// Kafka says how to connect to Kafka (TLS, SASL).
+	Kafka     KafkaConfig
+	kafkaOpts []kgo.Opt
 }
 
 // DefaultNodeConfig returns the defaults of `actorserve node`.
@@ -86,6 +90,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Control.RegisterFlags(fs)
 	c.Ingress.RegisterFlags(fs)
 	c.Sources.registerFlags(fs)
+	c.Kafka.registerFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.IntVar(&c.Model.MaxActive, "max-active", c.Model.MaxActive, "most model actors active on a node; one more passivates the least recently used")
 	fs.Int64Var(&c.Model.MaxMailbox, "max-mailbox", c.Model.MaxMailbox, "most requests this node queues for one model actor; more are answered \"overloaded\" at once (0 = no bound)")
@@ -111,8 +116,15 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 func (c *NodeConfig) Validate() error {
 	c.Control.Brokers = c.Brokers
 	c.Ingress.Brokers = c.Brokers
+	kopts, kerr := c.Kafka.opts()
+	if kerr != nil {
+		kerr = fmt.Errorf("kafka: %w", kerr)
+	}
+	c.kafkaOpts = kopts
+	c.Control.ClientOpts = kopts
+	c.Ingress.ClientOpts = kopts
 	c.Cluster.HTTP = c.HTTP.Listen
-	return errors.Join(c.Cluster.Validate(), c.HTTP.Validate(), c.HTTP.LoadTokens(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
+	return errors.Join(kerr, c.Cluster.Validate(), c.HTTP.Validate(), c.HTTP.LoadTokens(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
 }
 
 // Node is one running actorserve node: cluster member, descriptor table,
@@ -264,7 +276,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 
 	// Descriptors with inline model bytes and learned-state checkpoints can
 	// be larger than a producer batch's default 1 MB.
-	n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0), kgo.ProducerBatchMaxBytes(MaxRecordBytes))
+	n.kafka, err = kgo.NewClient(append(slices.Clone(cfg.kafkaOpts), kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0), kgo.ProducerBatchMaxBytes(MaxRecordBytes))...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
@@ -275,7 +287,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	n.Formats = formats
 	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
-	n.State, err = state.New(cfg.Brokers, cfg.StateTopic, n.kafka, logger)
+	n.State, err = state.New(cfg.Brokers, cfg.StateTopic, n.kafka, logger, cfg.kafkaOpts...)
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -43,8 +43,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.limit, "limit", 0, "send at most this many events (0 = all)")
 	fs.StringVar(&c.columns, "columns", "", "CSV column names, comma-separated, replacing the header's")
 	fs.BoolVar(&c.header, "header", true, "the CSV's first row is a header (use --header=false with --columns for files without one)")
+	var kc KafkaConfig
+	kc.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	kopts, err := kc.opts()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if c.file == "" {
 		return fmt.Errorf("%w: send needs --file", ErrUsage)
@@ -64,7 +70,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitComma(c.brokers)...), kgo.ProducerLinger(5*time.Millisecond), kgo.DefaultProduceTopic(c.topic))
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(splitComma(c.brokers)...), kgo.ProducerLinger(5*time.Millisecond), kgo.DefaultProduceTopic(c.topic))...)
 	if err != nil {
 		return err
 	}
