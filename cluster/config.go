@@ -76,6 +76,11 @@ type Config struct {
 	// certificate chains to the CA (files reloaded when they change).
 	// Empty: plaintext gRPC.
 	RemoteTLSCert, RemoteTLSKey, RemoteTLSCA string
+	// InsecureCluster allows plaintext gossip and remoting on addresses
+	// other machines reach. Without it such a node needs a gossip key and
+	// remoting certificates: nothing joins it or sends it actor messages
+	// unless its operator allowed it.
+	InsecureCluster bool
 
 	// WrapTransport, when set, wraps memberlist's network transport
 	// (tests use it to cut a node off the network).
@@ -127,6 +132,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RemoteTLSCert, "remote-tls-cert", c.RemoteTLSCert, "PEM certificate this node presents to its peers (mutual TLS on actor remoting)")
 	fs.StringVar(&c.RemoteTLSKey, "remote-tls-key", c.RemoteTLSKey, "PEM private key of --remote-tls-cert")
 	fs.StringVar(&c.RemoteTLSCA, "remote-tls-ca", c.RemoteTLSCA, "PEM CA certificates peers' certificates must chain to")
+	fs.BoolVar(&c.InsecureCluster, "insecure-cluster", c.InsecureCluster, "allow plaintext gossip and actor remoting on addresses other machines reach")
 	fs.BoolVar(&c.GossipVerifyOutgoing, "gossip-verify-outgoing", c.GossipVerifyOutgoing, "with a gossip key, send encrypted gossip (false only while enabling encryption on a running cluster)")
 }
 
@@ -177,6 +183,15 @@ func (c Config) Validate() error {
 	} else if set == 3 {
 		if _, err := c.remoteTLS(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if !c.InsecureCluster {
+		gh, _, _ := SplitHostPort(c.Gossip)
+		if c.GossipKeyFile == "" && (!loopbackHost(gh) || (c.Advertise != "" && !loopbackHost(c.Advertise))) {
+			errs = append(errs, fmt.Errorf("cluster: gossip on %s is reachable from other machines and not encrypted: give --gossip-key-file, or --insecure-cluster to run it in plaintext", c.Gossip))
+		}
+		if c.RemoteTLSCert == "" && (!loopbackHost(rh) || (c.Advertise != "" && !loopbackHost(c.Advertise))) {
+			errs = append(errs, fmt.Errorf("cluster: actor remoting on %s is reachable from other machines and accepts any peer: give --remote-tls-cert, --remote-tls-key and --remote-tls-ca, or --insecure-cluster to run it in plaintext", c.Remote))
 		}
 	}
 	if c.GossipKeyFile != "" {
@@ -243,4 +258,13 @@ func (c Config) remoteTLS() (*remoteCreds, error) {
 
 type remoteCreds struct {
 	server, client credentials.TransportCredentials
+}
+
+// loopbackHost says whether host names this machine only.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }

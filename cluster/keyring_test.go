@@ -99,3 +99,22 @@ func TestGossipEncryption(t *testing.T) {
 		t.Errorf("after rotating to key B a node with the retired key A joined (it sees %d members)", m)
 	}
 }
+
+// TestPlaintextClusterOnlyWhenChosen: a node whose gossip or remoting is
+// reachable from other machines refuses to start in plaintext unless its
+// operator says so; on loopback it may.
+func TestPlaintextClusterOnlyWhenChosen(t *testing.T) {
+	cfg := cluster.DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("loopback plaintext: %v", err)
+	}
+	cfg.Gossip, cfg.Remote, cfg.Advertise = "0.0.0.0:7946", "0.0.0.0:8090", "10.0.0.5"
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--gossip-key-file") || !strings.Contains(err.Error(), "--remote-tls-cert") {
+		t.Errorf("reachable plaintext: %v, want it refused naming --gossip-key-file and --remote-tls-cert", err)
+	}
+	cfg.InsecureCluster = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("with --insecure-cluster: %v", err)
+	}
+}
