@@ -18,16 +18,18 @@ import (
 	"github.com/actorserve/actorserve/cluster/tlsfiles"
 )
 
-// TestKafkaOverTLSAndSASL: a node whose Kafka needs TLS and SCRAM
-// authentication deploys, streams and predicts through it; a node with a
-// wrong password never becomes ready; and kcat, an independent client,
-// reads the predictions with the same settings.
-func TestKafkaOverTLSAndSASL(t *testing.T) {
-	dir := t.TempDir()
-	ca := clustertest.NewCA(t)
-	caFile := ca.WriteCA(t, dir, "ca.pem")
+// secureKafka starts an embedded broker that speaks only TLS (with a
+// certificate of a fresh CA) and SCRAM-SHA-256, and returns its addresses,
+// the client configuration that reaches it, the CA, its file, the broker's
+// certificate pair and the directory holding them.
+func secureKafka(t *testing.T) (brokers []string, secure KafkaConfig, ca *clustertest.CA, caFile string, pair *tlsfiles.Pair, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	ca = clustertest.NewCA(t)
+	caFile = ca.WriteCA(t, dir, "ca.pem")
 	certFile, keyFile := ca.Issue(t, dir, "broker", 7)
-	pair, err := tlsfiles.LoadPair(certFile, keyFile)
+	var err error
+	pair, err = tlsfiles.LoadPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +48,21 @@ func TestKafkaOverTLSAndSASL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(kc.Close)
-	brokers := kc.ListenAddrs()
+	brokers = kc.ListenAddrs()
 	passFile := filepath.Join(dir, "pass")
 	if err := os.WriteFile(passFile, []byte(pass+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	secure := KafkaConfig{TLS: true, CAFile: caFile, SASL: "scram-sha-256", User: user, PasswordFile: passFile}
+	secure = KafkaConfig{TLS: true, CAFile: caFile, SASL: "scram-sha-256", User: user, PasswordFile: passFile}
+	return brokers, secure, ca, caFile, pair, dir
+}
+
+// TestKafkaOverTLSAndSASL: a node whose Kafka needs TLS and SCRAM
+// authentication deploys, streams and predicts through it; a node with a
+// wrong password never becomes ready; and kcat, an independent client,
+// produces and reads predictions over TLS.
+func TestKafkaOverTLSAndSASL(t *testing.T) {
+	brokers, secure, _, caFile, pair, dir := secureKafka(t)
 
 	// A wrong password: the node never reads the control topic.
 	bad := secure
