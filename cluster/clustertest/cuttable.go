@@ -108,7 +108,31 @@ func (c *Cuttable) DialAddressTimeout(a memberlist.Address, timeout time.Duratio
 	return c.inner.DialAddressTimeout(a, timeout)
 }
 
+// Shutdown stops forwarding and shuts the inner transport down. Packets
+// and streams that arrive meanwhile are drained and dropped: the inner
+// transport's listeners block on their channels otherwise, and its
+// Shutdown waits for them for ever (seen as a hung Kill in a test).
 func (c *Cuttable) Shutdown() error {
 	c.once.Do(func() { close(c.stop) })
-	return c.inner.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case _, ok := <-c.inner.PacketCh():
+				if !ok {
+					return
+				}
+			case s, ok := <-c.inner.StreamCh():
+				if !ok {
+					return
+				}
+				_ = s.Close()
+			}
+		}
+	}()
+	err := c.inner.Shutdown()
+	close(done)
+	return err
 }

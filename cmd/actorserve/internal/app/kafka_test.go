@@ -22,7 +22,7 @@ import (
 // certificate of a fresh CA) and SCRAM-SHA-256, and returns its addresses,
 // the client configuration that reaches it, the CA, its file, the broker's
 // certificate pair and the directory holding them.
-func secureKafka(t *testing.T) (brokers []string, secure KafkaConfig, ca *clustertest.CA, caFile string, pair *tlsfiles.Pair, dir string) {
+func secureKafka(t testing.TB) (brokers []string, secure KafkaConfig, ca *clustertest.CA, caFile string, pair *tlsfiles.Pair, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	ca = clustertest.NewCA(t)
