@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // Defaults for [Config].
@@ -86,6 +90,17 @@ type Config struct {
 	Partitions int
 	// Topics names the seeded topics.
 	Topics Topics
+	// TLS, when set, makes the broker speak TLS only.
+	TLS *tls.Config
+	// SASL, when set, makes clients authenticate as one of these users
+	// (each a superuser).
+	SASL []SASLUser
+}
+
+// SASLUser is one account of the broker: Mechanism is PLAIN,
+// SCRAM-SHA-256 or SCRAM-SHA-512.
+type SASLUser struct {
+	Mechanism, User, Password string
 }
 
 // DefaultConfig returns the configuration `actorserve broker` starts with.
@@ -225,6 +240,15 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.SASL) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.SASL {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
+		}
+	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Listen, err)
@@ -257,12 +281,22 @@ func ensureTopics(ctx context.Context, dialAddr string, cfg Config) error {
 	// Every connection goes to the one local broker, whatever host it advertises: the
 	// advertised name may only resolve for clients elsewhere (e.g. in other containers).
 	var d net.Dialer
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(dialAddr),
 		kgo.Dialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, dialAddr)
+			c, err := d.DialContext(ctx, network, dialAddr)
+			if err != nil || cfg.TLS == nil {
+				return c, err
+			}
+			// This process talking to its own listener: the certificate is
+			// the one it serves, so there is nothing to verify.
+			return tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}), nil //nolint:gosec
 		}),
-	)
+	}
+	if len(cfg.SASL) > 0 {
+		opts = append(opts, kgo.SASL(saslMechanism(cfg.SASL[0])))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -394,4 +428,15 @@ func (s slogLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
 		return
 	}
 	s.l.Log(ctx, lvl, fmt.Sprintf(msg, args...), "source", "kfake")
+}
+
+func saslMechanism(u SASLUser) sasl.Mechanism {
+	switch strings.ToUpper(u.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: u.User, Pass: u.Password}.AsMechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: u.User, Pass: u.Password}.AsSha512Mechanism()
+	default:
+		return scram.Auth{User: u.User, Pass: u.Password}.AsSha256Mechanism()
+	}
 }

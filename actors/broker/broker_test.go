@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -274,7 +275,7 @@ func TestRegisterFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := broker.Config{Listen: "0.0.0.0:19092", Advertise: "kafka", DataDir: "/tmp/x", Partitions: 2, Topics: broker.DefaultTopics()}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("after parse = %+v, want %+v", cfg, want)
 	}
 }

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/actorserve/actorserve/actors/broker"
+	"github.com/actorserve/actorserve/cluster/tlsfiles"
 )
 
 // ErrUsage marks a command-line mistake (exit status 2).
@@ -44,6 +46,7 @@ func init() {
 		"send":    {"produce events from a JSONL or CSV file to Kafka", runSend},
 		"eval":    {"prequential evaluation of online learners on a CSV file, locally or through the cluster", runEval},
 		"bench":   {"measure ingress throughput and latency against a plain franz-go passthrough", runBench},
+		"certs":   {"write a CA, node certificates, a gossip key and bearer tokens for a hardened cluster", runCerts},
 	}
 }
 
@@ -168,6 +171,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return n.Shutdown(context.Background())
 }
 
+// BrokerPasswordEnv holds the embedded broker's SASL password.
+const BrokerPasswordEnv = "ACTORSERVE_BROKER_SASL_PASSWORD"
+
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -175,12 +181,30 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg.RegisterFlags(fs)
 	var lf logFlags
 	lf.register(fs, "text")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate: the broker speaks TLS only (reloaded when it changes)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	saslMech := fs.String("sasl-mechanism", "", "require SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	saslUser := fs.String("sasl-user", "", "the SASL user clients authenticate as (password from $"+BrokerPasswordEnv+")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		pair, err := tlsfiles.LoadPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("%w: broker tls: %w", ErrUsage, err)
+		}
+		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}
+	}
+	if *saslMech != "" {
+		pass := os.Getenv(BrokerPasswordEnv)
+		if *saslUser == "" || pass == "" {
+			return fmt.Errorf("%w: --sasl-mechanism needs --sasl-user and $%s", ErrUsage, BrokerPasswordEnv)
+		}
+		cfg.SASL = []broker.SASLUser{{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: pass}}
 	}
 	b, err := broker.New(cfg, logger)
 	if err != nil {
