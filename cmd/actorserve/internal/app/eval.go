@@ -47,8 +47,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP address of any node (with --through-cluster)")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka brokers (with --through-cluster)")
 	topic := fs.String("topic", "actorserve.events", "events topic (with --through-cluster)")
+	var kc KafkaConfig
+	kc.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	kopts, err := kc.opts()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	var markAt []int
 	if *generate != "" {
@@ -141,7 +147,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return nil
 	}
-	res, err := evalThroughCluster(ctx, cfg, *httpAddr, splitComma(*brokers), *topic, stderr)
+	res, err := evalThroughCluster(ctx, cfg, *httpAddr, splitComma(*brokers), *topic, stderr, kopts...)
 	if err != nil {
 		return err
 	}
@@ -175,7 +181,7 @@ func orderNote(cfg eval.Config) string {
 // produces every row as an event and its label as a later label-only
 // event (after Delay more events), waits until the cluster has learned from
 // every label, and reads the model's live learning stats.
-func evalThroughCluster(ctx context.Context, cfg eval.Config, httpAddr string, brokers []string, topic string, progress io.Writer) ([]eval.Result, error) {
+func evalThroughCluster(ctx context.Context, cfg eval.Config, httpAddr string, brokers []string, topic string, progress io.Writer, kopts ...kgo.Opt) ([]eval.Result, error) {
 	d, err := eval.Load(cfg.Path, cfg.Header, cfg.Label)
 	if err != nil {
 		return nil, err
@@ -191,7 +197,7 @@ func evalThroughCluster(ctx context.Context, cfg eval.Config, httpAddr string, b
 			task = learning.TaskBinary
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(2*time.Millisecond))
+	cl, err := kgo.NewClient(append(kopts, kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(2*time.Millisecond))...)
 	if err != nil {
 		return nil, err
 	}
