@@ -60,6 +60,8 @@ type NodeConfig struct {
 	MetricsMaxModels int
 	// Sources says which directories and hosts models may be read from.
 	Sources SourcesConfig
+	// Topics says whether missing topics are created at start.
+	Topics TopicsConfig
 	// Kafka says how to connect to Kafka (TLS, SASL).
 	Kafka     KafkaConfig
 	kafkaOpts []kgo.Opt
@@ -80,6 +82,7 @@ func DefaultNodeConfig() NodeConfig {
 		ShutdownTimeout:  30 * time.Second,
 		MetricsMaxModels: 1000,
 		StateTopic:       state.DefaultTopic,
+		Topics:           TopicsConfig{Create: true, Partitions: 6},
 	}
 }
 
@@ -91,6 +94,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Ingress.RegisterFlags(fs)
 	c.Sources.registerFlags(fs)
 	c.Kafka.registerFlags(fs)
+	c.Topics.registerFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.IntVar(&c.Model.MaxActive, "max-active", c.Model.MaxActive, "most model actors active on a node; one more passivates the least recently used")
 	fs.Int64Var(&c.Model.MaxMailbox, "max-mailbox", c.Model.MaxMailbox, "most requests this node queues for one model actor; more are answered \"overloaded\" at once (0 = no bound)")
@@ -235,6 +239,9 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	cfg.Sources.apply()
 	logger = logger.With("node", cfg.Cluster.Name)
+	if err := ensureTopics(ctx, &cfg, logger); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, logger: logger}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
