@@ -7,3 +7,6 @@ func SignalFence(n *Node, reason string) {
 		rt.provider.signalFence(reason)
 	}
 }
+
+// PeerLoss is peerLoss, for tests.
+var PeerLoss = peerLoss
