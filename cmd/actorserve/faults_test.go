@@ -125,7 +125,6 @@ func (r *faultRig) waitMembers(n int, names ...string) {
 	}
 }
 
-
 // faultResult is one row of the suite's table.
 type faultResult struct {
 	scenario                string
@@ -378,7 +377,6 @@ func TestFaultSuite(t *testing.T) {
 	}
 	t.Log(b.String())
 }
-
 
 // startWith starts the test binary as actorserve with args, behind the
 // command prefix (for example ip netns exec NS); see start.
