@@ -36,6 +36,8 @@ type BenchConfig struct {
 	Nodes      []int // node counts to run actorserve with
 	Latency    time.Duration
 	Logger     *slog.Logger
+	// Kafka is how to reach Brokers (TLS, SASL).
+	Kafka KafkaConfig
 }
 
 // BenchResult is one row of the bench table.
@@ -143,7 +145,7 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode, name
 	tag := strconv.FormatUint(rand.Uint64()%1e9, 10)
 	r := &benchRun{cfg: cfg, brokers: brokers, in: "bench-in-" + tag, out: "bench-out-" + tag, group: "bench-" + tag,
 		modelsTopic: "bench-models-" + tag}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(2*time.Millisecond))
+	cl, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(2*time.Millisecond))...)
 	if err != nil {
 		return BenchResult{}, err
 	}
@@ -310,8 +312,8 @@ func cmpErr(a, b error) error {
 // await reads the output topic from the start until total records and
 // returns the earliest and the latest record timestamp among them.
 func (r *benchRun) await(ctx context.Context, total int, each func(sent time.Time)) (first, last time.Time, err error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.out),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.out),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))...)
 	if err != nil {
 		return first, last, err
 	}
@@ -385,6 +387,7 @@ func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) e
 	for i := 0; i < nodes; i++ {
 		cfg := DefaultNodeConfig()
 		cfg.Brokers = r.brokers
+		cfg.Kafka = r.cfg.Kafka
 		cfg.Cluster.Name = fmt.Sprintf("bench%d", i+1)
 		cfg.Cluster.Gossip = "127.0.0.1:0"
 		cfg.Cluster.Remote = "127.0.0.1:0"
@@ -409,12 +412,12 @@ func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) e
 // startPassthrough is the ceiling: a plain franz-go group consumer that
 // produces every record, untouched, to the output topic and commits.
 func (r *benchRun) startPassthrough(ctx context.Context) error {
-	cons, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumerGroup(r.group), kgo.ConsumeTopics(r.in),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
+	cons, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ConsumerGroup(r.group), kgo.ConsumeTopics(r.in),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))...)
 	if err != nil {
 		return err
 	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ProducerLinger(0))...)
 	if err != nil {
 		cons.Close()
 		return err
@@ -451,6 +454,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nodes := fs.String("nodes", "1,3", "actorserve node counts to run")
 	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cfg.Kafka.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -462,6 +466,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Nodes = append(cfg.Nodes, n)
 	}
 	cfg.Brokers = splitComma(*brokers)
+	if _, err := cfg.Kafka.opts(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -510,3 +517,9 @@ func ratioText(r float64) string {
 }
 
 var _ = errors.New
+
+// kopts returns opts after the run's Kafka connection options (TLS, SASL).
+func (r *benchRun) kopts(opts ...kgo.Opt) []kgo.Opt {
+	base, _ := r.cfg.Kafka.opts() // checked when the run starts
+	return append(base, opts...)
+}

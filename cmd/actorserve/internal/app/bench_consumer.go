@@ -58,13 +58,13 @@ func (r *benchRun) startConsumer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumerGroup(r.group), kgo.ConsumeTopics(r.in),
+	cons, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ConsumerGroup(r.group), kgo.ConsumeTopics(r.in),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond),
-		kgo.DisableAutoCommit())
+		kgo.DisableAutoCommit())...)
 	if err != nil {
 		return err
 	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ProducerLinger(0))...)
 	if err != nil {
 		cons.Close()
 		return err
@@ -147,8 +147,8 @@ func (r *benchRun) readModels(ctx context.Context) (map[string]benchModel, error
 			want[o.Partition] = o.Offset
 		}
 	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.modelsTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(r.kopts(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.modelsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))...)
 	if err != nil {
 		return nil, err
 	}
