@@ -39,10 +39,8 @@ func secureKafka(t testing.TB) (brokers []string, secure KafkaConfig, ca *cluste
 		kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}),
 		kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-256", user, pass),
-		kfake.AllowAutoTopicCreation(),
+
 		kfake.DefaultNumPartitions(6),
-		kfake.SeedTopics(1, "actorserve.models"),
-		kfake.SeedTopics(6, "actorserve.events", "actorserve.predictions", "actorserve.deadletter", "actorserve.state"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -148,9 +146,7 @@ func TestKafkaOverTLSAndSASL(t *testing.T) {
 	}
 	tlsOnly, err := kfake.NewCluster(kfake.NumBrokers(1),
 		kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}),
-		kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(6),
-		kfake.SeedTopics(1, "actorserve.models"),
-		kfake.SeedTopics(6, "actorserve.events", "actorserve.predictions", "actorserve.deadletter", "actorserve.state"))
+		kfake.DefaultNumPartitions(6))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -431,6 +431,9 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		WriteTimeout:      cfg.HTTP.PredictTimeout + time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		// Failed TLS handshakes and the like: a client's problem, logged
+		// as a warning with the node's other lines.
+		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	n.wg.Add(1)
 	go func() {

@@ -55,8 +55,7 @@ func BenchmarkKafkaTLSCost(b *testing.B) {
 		return rate
 	}
 	for b.Loop() {
-		plainCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(6),
-			kfake.SeedTopics(1, "actorserve.models"), kfake.SeedTopics(6, "actorserve.events", "actorserve.predictions", "actorserve.deadletter", "actorserve.state"))
+		plainCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(6))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,16 +64,14 @@ func BenchmarkKafkaTLSCost(b *testing.B) {
 
 		brokers, secure, _, caFile, pair, _ := secureKafka(b)
 		tlsCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}),
-			kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(6),
-			kfake.SeedTopics(1, "actorserve.models"), kfake.SeedTopics(6, "actorserve.events", "actorserve.predictions", "actorserve.deadletter", "actorserve.state"))
+			kfake.DefaultNumPartitions(6))
 		if err != nil {
 			b.Fatal(err)
 		}
 		withTLS := run(b, tlsCluster.ListenAddrs(), KafkaConfig{TLS: true, CAFile: caFile})
 		tlsCluster.Close()
 		withSCRAM := run(b, brokers, secure)
-		plainCluster2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(6),
-			kfake.SeedTopics(1, "actorserve.models"), kfake.SeedTopics(6, "actorserve.events", "actorserve.predictions", "actorserve.deadletter", "actorserve.state"))
+		plainCluster2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(6))
 		if err != nil {
 			b.Fatal(err)
 		}
