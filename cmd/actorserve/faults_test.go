@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -149,6 +151,11 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 	ids := deployModels(t, r.nodes["n1"], faultModels)
 
 	var mu sync.Mutex
+	var wrongValues []string
+	modelIndex := map[string]int{}
+	for i, id := range ids {
+		modelIndex[id] = i
+	}
 	preds := make([]int, faultEvents)
 	dead := make([]int, faultEvents)
 	var predTimes []time.Time
@@ -171,7 +178,29 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 				if _, err := fmt.Sscanf(string(m[1]), "e%d", &k); err != nil || k < 0 || k >= faultEvents {
 					return
 				}
+				var value float64
+				wrong := ""
+				if rec.Topic == "actorserve.predictions" {
+					// model i computes i*x0 + x1 + 0.5; event k has x0 = k%9, x1 = 1.
+					var p struct {
+						Model      string `json:"model"`
+						Prediction struct {
+							Value *float64 `json:"value"`
+						} `json:"prediction"`
+					}
+					i, ok := -1, false
+					if json.Unmarshal(rec.Value, &p) == nil && p.Prediction.Value != nil {
+						i, ok = modelIndex[p.Model]
+						value = *p.Prediction.Value
+					}
+					if want := float64(i)*float64(k%9) + 1.5; !ok || i != k%faultModels || math.Abs(value-want) > 1e-9 {
+						wrong = fmt.Sprintf("e%d: %s", k, rec.Value)
+					}
+				}
 				mu.Lock()
+				if wrong != "" {
+					wrongValues = append(wrongValues, wrong)
+				}
 				if rec.Topic == "actorserve.predictions" {
 					preds[k]++
 					predTimes = append(predTimes, rec.Timestamp)
@@ -281,6 +310,11 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 	if wrong > 0 {
 		t.Errorf("%d well-formed events became dead letters", wrong)
 	}
+	mu.Lock()
+	if len(wrongValues) > 0 {
+		t.Errorf("%d predictions with a wrong model or value, e.g. %s", len(wrongValues), wrongValues[0])
+	}
+	mu.Unlock()
 	mu.Lock()
 	times := slices.Clone(predTimes)
 	mu.Unlock()
