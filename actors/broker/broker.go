@@ -33,6 +33,7 @@ const (
 	memRetentionMs      = "3600000"   // 1 h, data topics in memory mode
 	memRetentionBytes   = "134217728" // 128 MiB per partition, data topics in memory mode
 	memSegmentBytes     = "16777216"  // 16 MiB segments, data topics in memory mode
+	compactMaxMessage   = "16777216"  // max.message.bytes of the compacted topics: a node's largest record (descriptors with inline models, learned state)
 	maxPartitions       = 10000
 	maxTopicNameLen     = 249
 	ensureTopicsTimeout = 15 * time.Second
@@ -304,9 +305,10 @@ func ensureTopics(ctx context.Context, dialAddr string, cfg Config) error {
 	adm := kadm.NewClient(cl)
 
 	compact := map[string]*string{
-		"cleanup.policy":  kadm.StringPtr("compact"),
-		"retention.ms":    kadm.StringPtr("-1"),
-		"retention.bytes": kadm.StringPtr("-1"),
+		"cleanup.policy":    kadm.StringPtr("compact"),
+		"retention.ms":      kadm.StringPtr("-1"),
+		"retention.bytes":   kadm.StringPtr("-1"),
+		"max.message.bytes": kadm.StringPtr(compactMaxMessage),
 	}
 	data := map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}
 	if cfg.DataDir == "" {

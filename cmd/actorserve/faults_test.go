@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -17,20 +18,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The fault suite: a broker with a data directory and three node processes
 // under a steady stream keyed by model id, one fault per scenario. Each
-// scenario checks every event id (a prediction, or a dead letter for the
-// malformed ones and only those) and prints one line; TestFaultSuite prints
-// the table at the end. Run it alone with
+// scenario checks every event id (a prediction with the right model and
+// value, or a decode_error dead letter for the malformed ones and only
+// those) and prints one line; TestFaultSuite prints the table at the end.
+// Run it alone with
 //
 //	go test ./cmd/actorserve -run TestFaultSuite -v
 const (
-	faultEvents = 16000 // per scenario
-	faultRate   = 2000  // events/s: an 8 s stream
-	faultAt     = 3 * time.Second
+	faultEvents = 24000 // per scenario
+	faultRate   = 2000  // events/s: a 12 s stream
+	faultAt     = 4 * time.Second
 	faultModels = 12
 )
 
@@ -41,6 +44,9 @@ type faultRig struct {
 	brokers string
 	broker  *proc
 	nodes   map[string]*node
+	// procs is every process the scenario started, restarted ones too,
+	// so that their logs can be searched for ERROR lines.
+	procs []*proc
 	// net, when set, puts each node in a network namespace of its own on
 	// a bridge, so that one can be cut off the network.
 	net *bridgeNet
@@ -72,12 +78,15 @@ func newFaultRig(t *testing.T, netns bool) *faultRig {
 		}
 		r.startNode(name, join)
 	}
-	r.waitMembers(3, "n1", "n2", "n3")
+	r.waitMembers(60*time.Second, 3, "n1", "n2", "n3")
 	return r
 }
 
+// startBroker starts the broker on r.brokers with r.dir as its data
+// directory: a restart finds its topics, records and committed offsets.
 func (r *faultRig) startBroker() {
 	r.broker = startWith(r.t, nil, "broker", "broker", "--listen", r.brokers, "--data-dir", r.dir, "--log-level", "warn")
+	r.procs = append(r.procs, r.broker)
 	r.broker.await(r.t, regexp.MustCompile(`kafka broker listening on (\S+)`), 30*time.Second)
 }
 
@@ -99,56 +108,148 @@ func (r *faultRig) startNode(name, join string) *node {
 		args = append(args, "--join", join)
 	}
 	p := startWith(r.t, prefix, name, args...)
+	r.procs = append(r.procs, p)
 	m := p.await(r.t, nodeLine, 60*time.Second)
 	n := &node{proc: p, http: m[2], gossip: m[3], brokers: r.brokers}
 	r.nodes[name] = n
 	return n
 }
 
-// waitMembers waits until each named node is ready and sees n members.
-func (r *faultRig) waitMembers(n int, names ...string) {
-	for _, name := range names {
-		nd := r.nodes[name]
-		eventually(r.t, 60*time.Second, func() error {
-			var c struct {
-				Members []any `json:"members"`
-			}
-			if err := getJSON(nd.http+"/readyz", nil); err != nil {
-				return err
-			}
-			if err := getJSON(nd.http+"/v1/cluster", &c); err != nil {
-				return err
-			}
-			if len(c.Members) != n {
-				return fmt.Errorf("%s sees %d members, want %d", name, len(c.Members), n)
-			}
-			return nil
-		})
+// members is what a node's /v1/cluster says, or an error while it is not
+// ready.
+func members(nd *node) (int, error) {
+	var c struct {
+		Members []any `json:"members"`
 	}
+	if err := getJSON(nd.http+"/readyz", nil); err != nil {
+		return 0, err
+	}
+	if err := getJSON(nd.http+"/v1/cluster", &c); err != nil {
+		return 0, err
+	}
+	return len(c.Members), nil
+}
+
+// membersWithin waits up to timeout until each named node is ready and
+// sees n members; it returns the first node that did not.
+func (r *faultRig) membersWithin(timeout time.Duration, n int, names ...string) error {
+	deadline := time.Now().Add(timeout)
+	for _, name := range names {
+		for {
+			got, err := members(r.nodes[name])
+			if err == nil && got == n {
+				break
+			}
+			if err == nil {
+				err = fmt.Errorf("%s sees %d members, want %d", name, got, n)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("not within %s: %w", timeout, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (r *faultRig) waitMembers(timeout time.Duration, n int, names ...string) {
+	r.t.Helper()
+	if err := r.membersWithin(timeout, n, names...); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// errorLines are the ERROR lines every process of the scenario logged.
+func (r *faultRig) errorLines() []string {
+	var out []string
+	for _, p := range r.procs {
+		for _, l := range strings.Split(p.out.String(), "\n") {
+			if strings.Contains(l, "level=ERROR") || strings.HasPrefix(l, "panic:") || strings.Contains(l, "DATA RACE") {
+				out = append(out, p.name+": "+l)
+			}
+		}
+	}
+	return out
 }
 
 // faultResult is one row of the suite's table.
 type faultResult struct {
-	scenario                string
-	events, lost, dups      int
-	deadLetters, malformed  int
-	longestGap, answerAgain time.Duration
+	scenario           string
+	events, lost, dups int
+	// deadLetters counts the dead letters by their reason header.
+	deadLetters map[string]int
+	malformed   int
+	longestGap  time.Duration
+	// answerAfterFault is how long after the fault every model answered
+	// through n1; answerAfterRecovery the same from the restart, SIGCONT
+	// or heal (-1: the scenario has no recovery step).
+	answerAfterFault, answerAfterRecovery time.Duration
+	members                               int // that n1 sees at the end
+	rereads                               int // output records the test's consumer read twice
+	errorLines                            int
+	inputDups                             int // event copies beyond the first in the input topic
 }
 
-// faultScenario injects a fault into r (and heals it); n1, the seed,
-// keeps running throughout and is the node asked.
+func (r faultResult) deadLetterText() string {
+	if len(r.deadLetters) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, reason := range slices.Sorted(maps.Keys(r.deadLetters)) {
+		parts = append(parts, fmt.Sprintf("%d %s", r.deadLetters[reason], reason))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r faultResult) recoveryText() string {
+	if r.answerAfterRecovery < 0 {
+		return "-"
+	}
+	return r.answerAfterRecovery.Round(time.Millisecond).String()
+}
+
+// faultScenario injects a fault into r; n1, the seed, keeps running
+// throughout and is the node asked.
 type faultScenario struct {
 	name      string
 	malformed bool // 1 % of the events are not JSON
 	netns     bool // the nodes run in network namespaces
-	inject    func(r *faultRig)
+	// inject injects the fault and, for a scenario with a recovery step,
+	// recovers and returns when it did (the zero time: no recovery step).
+	inject func(r *faultRig) time.Time
+	// members is how many members n1 must see once the fault is over;
+	// rejoin names the nodes that must see them too.
+	members int
+	rejoin  []string
 }
 
 var idInValue = regexp.MustCompile(`"id":"(e\d+)"`)
 
+// untilAllAnswer asks every model through via, one round after the other
+// every 100 ms, until one round in which all answer with the right value;
+// it returns how long after since that round ended.
+func untilAllAnswer(via *node, ids []string, since time.Time, limit time.Duration) (time.Duration, error) {
+	var err error
+	for time.Since(since) < limit {
+		err = nil
+		for i, id := range ids {
+			if _, err = predict(via, id, i, 2, 1); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return time.Since(since), nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return -1, fmt.Errorf("not every model answered through %s within %s: %v", via.name, limit, err)
+}
+
 func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
+	began := time.Now()
 	r := newFaultRig(t, sc.netns)
 	ids := deployModels(t, r.nodes["n1"], faultModels)
+	t.Logf("%s: broker and 3 nodes up, %d models deployed in %s", sc.name, faultModels, time.Since(began).Round(time.Millisecond))
 
 	var mu sync.Mutex
 	var wrongValues []string
@@ -158,7 +259,21 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 	}
 	preds := make([]int, faultEvents)
 	dead := make([]int, faultEvents)
+	deadReason := make([][]string, faultEvents)
+	deadByReason := map[string]int{}
 	var predTimes []time.Time
+	// The offsets read so far, with the event each held: the test's own
+	// consumer may read a record twice (it starts again from the earliest
+	// offset when the restarted broker answers "offset out of range"),
+	// which is no duplicate output; a different event at an offset already
+	// read would mean the broker lost records and reused their offsets.
+	type at struct {
+		topic     string
+		partition int32
+		offset    int64
+	}
+	readAt := map[at]int{}
+	var rereads, reused int
 	cons, err := kgo.NewClient(kgo.SeedBrokers(r.brokers), kgo.ConsumeTopics("actorserve.predictions", "actorserve.deadletter"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
@@ -197,7 +312,23 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 						wrong = fmt.Sprintf("e%d: %s", k, rec.Value)
 					}
 				}
+				reason := ""
+				for _, h := range rec.Headers {
+					if h.Key == "reason" {
+						reason = string(h.Value)
+					}
+				}
 				mu.Lock()
+				defer mu.Unlock()
+				key := at{rec.Topic, rec.Partition, rec.Offset}
+				if prev, ok := readAt[key]; ok {
+					if prev == k {
+						rereads++
+						return
+					}
+					reused++
+				}
+				readAt[key] = k
 				if wrong != "" {
 					wrongValues = append(wrongValues, wrong)
 				}
@@ -206,8 +337,9 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 					predTimes = append(predTimes, rec.Timestamp)
 				} else {
 					dead[k]++
+					deadReason[k] = append(deadReason[k], reason)
+					deadByReason[reason]++
 				}
-				mu.Unlock()
 			})
 		}
 	}()
@@ -218,8 +350,9 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 	}
 	defer prod.Close()
 	malformed := make([]bool, faultEvents)
-	var produceErrs atomic.Int64
+	var produceErrs, produced atomic.Int64
 	streamed := make(chan struct{})
+	streamStart := time.Now()
 	go func() {
 		defer close(streamed)
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -239,37 +372,37 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 					}
 				})
 			}
+			produced.Store(int64(k))
 		}
 	}()
 
 	time.Sleep(faultAt)
 	// Models answering again: from the fault on, every model is asked
-	// through a node that keeps running, until all answer.
+	// through n1, which keeps running, until all answer.
 	via := r.nodes["n1"]
 	faultTime := time.Now()
-	answered := make(chan time.Duration, 1)
+	atFault := produced.Load()
+	type answer struct {
+		after time.Duration
+		err   error
+	}
+	answered := make(chan answer, 1)
 	go func() {
-		deadline := time.Now().Add(120 * time.Second)
-		for time.Now().Before(deadline) {
-			ok := true
-			for i, id := range ids {
-				if _, err := predict(via, id, i, 2, 1); err != nil {
-					ok = false
-					break
-				}
-			}
-			if ok {
-				answered <- time.Since(faultTime)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		answered <- -1
+		d, err := untilAllAnswer(via, ids, faultTime, 120*time.Second)
+		answered <- answer{d, err}
 	}()
-	sc.inject(r)
-	answerAgain := <-answered
-	if answerAgain < 0 {
-		t.Fatalf("not every model answered through n1 within 120 s of the fault")
+	t.Logf("%s: fault injected %s into the stream, at event e%d", sc.name, faultAt, atFault)
+	recovered := sc.inject(r)
+	a := <-answered
+	if a.err != nil {
+		t.Fatalf("after the fault: %v", a.err)
+	}
+	afterRecovery := time.Duration(-1)
+	if !recovered.IsZero() {
+		t.Logf("%s: recovered %s after the fault", sc.name, recovered.Sub(faultTime).Round(time.Millisecond))
+		if afterRecovery, err = untilAllAnswer(via, ids, recovered, 120*time.Second); err != nil {
+			t.Fatalf("after the recovery: %v", err)
+		}
 	}
 	<-streamed
 	if err := prod.Flush(context.Background()); err != nil {
@@ -278,62 +411,162 @@ func runFaultScenario(t *testing.T, sc faultScenario) faultResult {
 	if n := produceErrs.Load(); n > 0 {
 		t.Fatalf("%d events could not be produced", n)
 	}
+	t.Logf("%s: %d events produced in %s; waiting for every output", sc.name, faultEvents, time.Since(streamStart).Round(time.Millisecond))
+
 	// Every event: a prediction, or a dead letter when malformed.
-	outcome := func() (lost, dups, deadN, wrong int) {
+	lostCount := func() (lost int) {
 		mu.Lock()
 		defer mu.Unlock()
 		for k := range faultEvents {
-			switch {
-			case malformed[k] && dead[k] == 0:
+			if preds[k] == 0 && dead[k] == 0 {
 				lost++
-			case malformed[k]:
-			case preds[k] == 0:
-				lost++
-			}
-			if preds[k] > 1 {
-				dups += preds[k] - 1
-			}
-			deadN += dead[k]
-			if dead[k] > 0 && !malformed[k] {
-				wrong++
 			}
 		}
-		return
+		return lost
 	}
-	eventually(t, 120*time.Second, func() error {
-		if lost, _, _, _ := outcome(); lost > 0 {
-			return fmt.Errorf("%d of %d events without their output yet", lost, faultEvents)
+	// A lost event fails the scenario, but only after every other number
+	// is in, so that the line and the table show it.
+	outputsErr := pollUntil(120*time.Second, func() error {
+		if lost := lostCount(); lost > 0 {
+			return fmt.Errorf("%d of %d events have neither a prediction nor a dead letter", lost, faultEvents)
 		}
 		return nil
 	})
-	lost, dups, deadN, wrong := outcome()
-	if wrong > 0 {
-		t.Errorf("%d well-formed events became dead letters", wrong)
-	}
+	// Once the fault is over, n1 (and any node that came back) sees the
+	// members it should.
+	membersErr := r.membersWithin(60*time.Second, sc.members, append([]string{"n1"}, sc.rejoin...)...)
+	n1Members, _ := members(via)
+
 	mu.Lock()
+	defer mu.Unlock()
+	res := faultResult{scenario: sc.name, events: faultEvents, deadLetters: maps.Clone(deadByReason),
+		answerAfterFault: a.after, answerAfterRecovery: afterRecovery, members: n1Members, rereads: rereads}
+	var misplaced []string
+	for k := range faultEvents {
+		if preds[k] == 0 && dead[k] == 0 {
+			res.lost++
+			if res.lost <= 5 {
+				t.Errorf("event e%d has neither a prediction nor a dead letter", k)
+			}
+		}
+		if preds[k] > 1 {
+			res.dups += preds[k] - 1
+		}
+		switch {
+		case malformed[k]:
+			res.malformed++
+			if preds[k] > 0 || !slices.Contains(deadReason[k], "decode_error") {
+				misplaced = append(misplaced, fmt.Sprintf("malformed e%d: %d predictions, dead letters %v", k, preds[k], deadReason[k]))
+			}
+		case dead[k] > 0:
+			misplaced = append(misplaced, fmt.Sprintf("well-formed e%d: dead letters %v", k, deadReason[k]))
+		}
+		for _, reason := range deadReason[k] {
+			if reason != "decode_error" {
+				misplaced = append(misplaced, fmt.Sprintf("e%d: dead letter with reason %q", k, reason))
+			}
+		}
+	}
+	if len(misplaced) > 0 {
+		t.Errorf("%d events with the wrong outcome (only the malformed ones, every one, become decode_error dead letters), e.g. %v",
+			len(misplaced), misplaced[:min(5, len(misplaced))])
+	}
 	if len(wrongValues) > 0 {
 		t.Errorf("%d predictions with a wrong model or value, e.g. %s", len(wrongValues), wrongValues[0])
 	}
-	mu.Unlock()
-	mu.Lock()
+	if reused > 0 {
+		t.Errorf("%d output records at an offset that had held another event: the broker lost records and reused their offsets", reused)
+	}
 	times := slices.Clone(predTimes)
-	mu.Unlock()
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	var gap time.Duration
 	for i := 1; i < len(times); i++ {
-		gap = max(gap, times[i].Sub(times[i-1]))
+		res.longestGap = max(res.longestGap, times[i].Sub(times[i-1]))
 	}
-	nm := 0
-	for _, m := range malformed {
-		if m {
-			nm++
+	if res.dups > 0 {
+		// Which events were predicted more than once, by block of 1,000
+		// ids, relative to the fault: at-least-once redelivery is of the
+		// events in flight then.
+		var blocks []string
+		for b := 0; b < faultEvents; b += 1000 {
+			n := 0
+			for k := b; k < b+1000 && k < faultEvents; k++ {
+				n += max(0, preds[k]-1)
+			}
+			if n > 0 {
+				blocks = append(blocks, fmt.Sprintf("e%d+: %d", b, n))
+			}
 		}
+		t.Logf("%s: duplicates by block of 1,000 event ids (the fault came at e%d): %s", sc.name, atFault, strings.Join(blocks, ", "))
 	}
-	res := faultResult{scenario: sc.name, events: faultEvents, lost: lost, dups: dups, deadLetters: deadN, malformed: nm,
-		longestGap: gap, answerAgain: answerAgain}
-	t.Logf("%s: %d events, %d lost, %d duplicates, %d dead letters (%d malformed), longest gap in predictions %v, all models answering %v after the fault",
-		res.scenario, res.events, res.lost, res.dups, res.deadLetters, res.malformed, res.longestGap.Round(time.Millisecond), res.answerAgain.Round(time.Millisecond))
+	if res.dups > 0 {
+		// Duplicates in the input itself (the test's producer retrying
+		// into a broker that had the batch) are no fault of the nodes.
+		res.inputDups = inputDuplicates(t, r.brokers)
+		t.Logf("%s: %d events are in actorserve.events more than once", sc.name, res.inputDups)
+	}
+	errs := r.errorLines()
+	res.errorLines = len(errs)
+	for _, l := range errs[:min(5, len(errs))] {
+		t.Logf("%s: ERROR line: %s", sc.name, l)
+	}
+	t.Logf("%s: %d events, %d lost, %d duplicates, dead letters %s (%d malformed), longest gap in predictions %v, all models answering %v after the fault, %s after the recovery, n1 sees %d members, %d ERROR lines, %d outputs re-read by the test's consumer, %d events twice in the input; %s in all",
+		res.scenario, res.events, res.lost, res.dups, res.deadLetterText(), res.malformed, res.longestGap.Round(time.Millisecond),
+		res.answerAfterFault.Round(time.Millisecond), res.recoveryText(), res.members, res.errorLines, res.rereads, res.inputDups, time.Since(began).Round(time.Millisecond))
+	if outputsErr != nil {
+		t.Error(outputsErr)
+	}
+	if membersErr != nil {
+		t.Errorf("after the fault: %v", membersErr)
+	}
 	return res
+}
+
+// inputDuplicates reads the whole input topic and counts the event copies
+// beyond the first.
+func inputDuplicates(t *testing.T, brokers string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("actorserve.events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "actorserve.events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	seen := map[string]int{}
+	read, dups := int64(0), 0
+	for read < total && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
+			read++
+			if m := idInValue.FindSubmatch(rec.Value); m != nil {
+				if seen[string(m[1])]++; seen[string(m[1])] > 1 {
+					dups++
+				}
+			}
+		})
+	}
+	if read < total {
+		t.Errorf("read %d of the %d input records", read, total)
+	}
+	return dups
+}
+
+// pollUntil polls cond every 100 ms until it holds or timeout passes.
+func pollUntil(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func signalProc(t *testing.T, p *proc, s syscall.Signal) {
@@ -349,39 +582,50 @@ func TestFaultSuite(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	scenarios := []faultScenario{
-		{name: "SIGKILL a node", inject: func(r *faultRig) {
+		{name: "SIGKILL a node", members: 2, inject: func(r *faultRig) time.Time {
 			signalProc(r.t, r.nodes["n2"].proc, syscall.SIGKILL)
+			return time.Time{}
 		}},
-		{name: "SIGKILL a node and restart it", inject: func(r *faultRig) {
+		{name: "SIGKILL a node and restart it", members: 3, rejoin: []string{"n2", "n3"}, inject: func(r *faultRig) time.Time {
 			signalProc(r.t, r.nodes["n2"].proc, syscall.SIGKILL)
 			<-r.nodes["n2"].done
 			time.Sleep(time.Second)
 			r.startNode("n2", r.nodes["n1"].gossip)
+			return time.Now()
 		}},
-		{name: "SIGSTOP a node 15 s, then SIGCONT", inject: func(r *faultRig) {
+		{name: "SIGSTOP a node 15 s, then SIGCONT", members: 3, rejoin: []string{"n2", "n3"}, inject: func(r *faultRig) time.Time {
 			signalProc(r.t, r.nodes["n2"].proc, syscall.SIGSTOP)
 			time.Sleep(15 * time.Second)
 			signalProc(r.t, r.nodes["n2"].proc, syscall.SIGCONT)
+			return time.Now()
 		}},
-		{name: "SIGKILL the broker, restart it", inject: func(r *faultRig) {
+		{name: "SIGKILL the broker, restart it", members: 3, rejoin: []string{"n2", "n3"}, inject: func(r *faultRig) time.Time {
 			signalProc(r.t, r.broker, syscall.SIGKILL)
 			<-r.broker.done
 			time.Sleep(3 * time.Second)
 			r.startBroker()
+			return time.Now()
 		}},
-		{name: "SIGTERM a node", inject: func(r *faultRig) {
-			signalProc(r.t, r.nodes["n2"].proc, syscall.SIGTERM)
+		{name: "SIGTERM a node", members: 2, inject: func(r *faultRig) time.Time {
+			n2 := r.nodes["n2"]
+			signalProc(r.t, n2.proc, syscall.SIGTERM)
+			select {
+			case <-n2.done:
+				if code := n2.cmd.ProcessState.ExitCode(); code != 0 {
+					r.t.Errorf("SIGTERMed n2 exited with %d", code)
+				}
+			case <-time.After(30 * time.Second):
+				r.t.Errorf("SIGTERMed n2 did not exit within 30 s")
+			}
+			return time.Time{}
 		}},
-		{name: "1 % malformed input", malformed: true, inject: func(*faultRig) {}},
-		{name: "network partition of a node 12 s", netns: true, inject: func(r *faultRig) {
+		{name: "1 % malformed input", malformed: true, members: 3, rejoin: []string{"n2", "n3"}, inject: func(*faultRig) time.Time { return time.Time{} }},
+		{name: "network partition of a node 12 s", netns: true, members: 3, rejoin: []string{"n2", "n3"}, inject: func(r *faultRig) time.Time {
 			r.net.cut(r.t, 1)
 			// The others must see it gone (or the cut did nothing) ...
 			seen := false
 			for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-				var c struct {
-					Members []any `json:"members"`
-				}
-				if getJSON(r.nodes["n1"].http+"/v1/cluster", &c) == nil && len(c.Members) == 2 {
+				if n, err := members(r.nodes["n1"]); err == nil && n == 2 {
 					seen = true
 				}
 			}
@@ -389,26 +633,34 @@ func TestFaultSuite(t *testing.T) {
 				r.t.Errorf("n1 never saw the cut-off node leave: the partition did not happen")
 			}
 			r.net.heal(r.t, 1)
-			// ... and it comes back, under a new member id.
-			r.waitMembers(3, "n1", "n2", "n3")
+			// ... and it comes back, under a new member id (checked with
+			// the members at the end).
+			return time.Now()
 		}},
 	}
+	began := time.Now()
 	var rows []faultResult
+	var failed []string
+	ran := 0
 	for _, sc := range scenarios {
-		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
-			res := runFaultScenario(t, sc)
-			if res.lost > 0 {
-				t.Errorf("%d events lost", res.lost)
-			}
-			rows = append(rows, res)
+		ok := t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
+			ran++
+			rows = append(rows, runFaultScenario(t, sc))
 		})
+		if !ok {
+			failed = append(failed, sc.name)
+		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| scenario | events | lost | duplicates | dead letters | longest gap in predictions | all models answer after |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| scenario | events | lost | duplicates | dead letters | longest gap in predictions | all models answer after the fault | after the recovery | members after | ERROR lines |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %v | %v |\n", r.scenario, r.events, r.lost, r.dups, r.deadLetters,
-			r.longestGap.Round(10*time.Millisecond), r.answerAgain.Round(10*time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %v | %v | %s | %d | %d |\n", r.scenario, r.events, r.lost, r.dups, r.deadLetterText(),
+			r.longestGap.Round(10*time.Millisecond), r.answerAfterFault.Round(10*time.Millisecond), r.recoveryText(), r.members, r.errorLines)
 	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, "\nfailed (a row is missing when the scenario stopped early): %s\n", strings.Join(failed, "; "))
+	}
+	fmt.Fprintf(&b, "\n%d scenarios in %s\n", ran, time.Since(began).Round(time.Second))
 	t.Log(b.String())
 }
 

@@ -40,8 +40,8 @@ import (
 
 // MaxRecordBytes is the largest record a node writes to the control and
 // state topics (descriptors with inline model bytes, learned state). The
-// topics must accept it: the embedded broker's do; on Kafka set the topics'
-// max.message.bytes.
+// topics must accept it: the embedded broker seeds them so, and on Kafka a
+// node creates them so or raises their max.message.bytes (see ensureTopics).
 const MaxRecordBytes = 16 << 20
 
 // NodeConfig is everything one node needs.
@@ -128,7 +128,7 @@ func (c *NodeConfig) Validate() error {
 	c.Control.ClientOpts = kopts
 	c.Ingress.ClientOpts = kopts
 	c.Cluster.HTTP = c.HTTP.Listen
-	return errors.Join(kerr, c.Cluster.Validate(), c.HTTP.Validate(), c.HTTP.LoadTokens(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate())
+	return errors.Join(kerr, c.Cluster.Validate(), c.HTTP.Validate(), c.HTTP.LoadTokens(), c.Control.Validate(), c.Ingress.Validate(), c.Sources.validate(), c.Topics.validate())
 }
 
 // Node is one running actorserve node: cluster member, descriptor table,
