@@ -32,6 +32,7 @@ import (
 	"github.com/actorserve/actorserve/serving"
 	"github.com/actorserve/actorserve/serving/lightgbm"
 	"github.com/actorserve/actorserve/serving/linear"
+	"github.com/actorserve/actorserve/serving/mojo"
 	"github.com/actorserve/actorserve/serving/onnx"
 	"github.com/actorserve/actorserve/serving/pmml"
 	"github.com/actorserve/actorserve/serving/remote"
@@ -215,6 +216,7 @@ func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor
 func NewRegistry() *serving.Registry {
 	reg := serving.NewRegistry()
 	linear.Register(reg)
+	mojo.Register(reg)
 	xgboost.Register(reg)
 	lightgbm.Register(reg)
 	learning.Register(reg)
