@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"slices"
@@ -175,7 +176,9 @@ func (p *provider) StartMember(c *pcluster.Cluster) error {
 	if p.cfg.WrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{gHost}, BindPort: gPort,
-			Logger: nil,
+			// The transport's own errors go through the same bridge (a nil
+			// logger would panic on the first one).
+			Logger: log.New(mc.LogOutput, "", log.LstdFlags),
 		})
 		if err != nil {
 			return fmt.Errorf("cluster: gossip listen on %s: %w", p.cfg.Gossip, err)
