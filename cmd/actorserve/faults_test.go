@@ -664,40 +664,6 @@ func TestFaultSuite(t *testing.T) {
 	t.Log(b.String())
 }
 
-// startWith starts the test binary as actorserve with args, behind the
-// command prefix (for example ip netns exec NS); see start.
-func startWith(t *testing.T, prefix []string, name string, args ...string) *proc {
-	t.Helper()
-	if len(prefix) == 0 {
-		return start(t, name, args...)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(prefix[0], append(append(prefix[1:len(prefix):len(prefix)], self), args...)...)
-	cmd.Env = append(os.Environ(), asBinary+"=1")
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	p := &proc{name: name, cmd: cmd, out: newLineBuf(), done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.out.consume(stdout) }()
-	go func() { defer wg.Done(); p.out.consume(stderr) }()
-	go func() { wg.Wait(); _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("--- output of %s ---\n%s", name, p.out.String())
-		}
-	})
-	return p
-}
-
 // bridgeNet is a private network for a test: a bridge in this namespace
 // (the broker's side) and one network namespace per node, each joined to
 // the bridge by a veth pair. Cutting a node sets its end down: gossip,

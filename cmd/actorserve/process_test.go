@@ -90,11 +90,19 @@ func (l *lineBuf) String() string {
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startWith(t, nil, name, args...)
+}
+
+// startWith is start behind a command prefix (for example ip netns exec
+// NS): the prefix runs the test binary as actorserve with args.
+func startWith(t *testing.T, prefix []string, name string, args ...string) *proc {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, args...)
+	argv := append(append(append([]string(nil), prefix...), self), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), asBinary+"=1")
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
