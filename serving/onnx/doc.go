@@ -28,7 +28,9 @@
 // fixtures and the measured agreement.
 //
 // Predictions: a model with a label output (int64 or string) or a classifier operator is a
-// classifier, with the class labels the model declares (a descriptor's labels must equal them);
+// classifier, with the class labels the model declares (a descriptor's labels must equal them,
+// except that classes 0..K-1 with int64 labels, what scikit-learn exports for an integer target,
+// are indices the descriptor's K labels name);
 // a model whose only output holds one score per class (a network ending in Softmax) takes the
 // descriptor's labels, or "0", "1", ...; an output of one value per row is a regression value,
 // or, when the descriptor has two labels, the probability of the second. Features feed the

@@ -79,6 +79,19 @@ func (m *model) setHead(descLabels []string) error {
 	case m.score >= 0 && outs[m.score].info.classes != nil:
 		modelLabels = outs[m.score].info.classes
 	}
+	// A model whose classes are the integers 0..K-1 (what scikit-learn
+	// exports for integer targets) has indices, not names: the descriptor's
+	// labels name them, as they name the classes of XGBoost, LightGBM and
+	// linear models. Real names (strings, or other integers) must match.
+	indexed := false
+	if modelLabels != nil && len(descLabels) == len(modelLabels) && isIndexLabels(modelLabels) &&
+		(m.label < 0 || outs[m.label].info.dt == dtInt64) {
+		indexed = true
+		modelLabels = descLabels
+		if m.label >= 0 {
+			m.labelIdx = true
+		}
+	}
 	if modelLabels != nil && len(descLabels) > 0 && !slices.Equal(modelLabels, descLabels) {
 		return loadErr("the model's class labels are %s but the descriptor's labels are %s; they must be equal (same order)",
 			quoteList(modelLabels), quoteList(descLabels))
@@ -124,10 +137,7 @@ func (m *model) setHead(descLabels []string) error {
 		m.task = taskClassify
 		m.labels = descLabels
 		if m.labels == nil {
-			m.labels = make([]string, width)
-			for k := range m.labels {
-				m.labels[k] = strconv.Itoa(k)
-			}
+			m.labels = indexLabels(width)
 		}
 	}
 	if len(m.labels) > MaxClasses {
@@ -147,8 +157,12 @@ func (m *model) setHead(descLabels []string) error {
 				keys[k] = strconv.FormatInt(v, 10)
 			}
 		}
-		if !slices.Equal(keys, m.labels) {
-			return loadErr("the ZipMap's keys %s differ from the class labels %s", quoteList(keys), quoteList(m.labels))
+		want := m.labels
+		if indexed {
+			want = indexLabels(len(m.labels))
+		}
+		if !slices.Equal(keys, want) {
+			return loadErr("the ZipMap's keys %s differ from the class labels %s", quoteList(keys), quoteList(want))
 		}
 	case sinfo.pairwise:
 		m.score = -1 // one score per pair of classes: not per-class scores
@@ -159,6 +173,25 @@ func (m *model) setHead(descLabels []string) error {
 		return loadErr("output %q has %d scores per row for %d classes", outs[m.score].name, width, len(m.labels))
 	}
 	return nil
+}
+
+// isIndexLabels says whether labels are "0", "1", ..., "K-1" in order.
+func isIndexLabels(labels []string) bool {
+	for k, l := range labels {
+		if l != strconv.Itoa(k) {
+			return false
+		}
+	}
+	return len(labels) > 0
+}
+
+// indexLabels returns "0", "1", ..., "n-1".
+func indexLabels(n int) []string {
+	out := make([]string, n)
+	for k := range out {
+		out[k] = strconv.Itoa(k)
+	}
+	return out
 }
 
 func (m *model) outputNames() string {
