@@ -1,7 +1,7 @@
 // Command online-learning prepares the labelled streams of the
 // online-learning example and reads a model's live learning block.
 //
-//	online-learning prepare --data ../shared/datasets/banknote.csv --out DIR
+//	online-learning prepare --data testdata/datasets/banknote.csv --out DIR
 //	online-learning status --http 127.0.0.1:18080 --model bank [--wait-updates N] [--label TEXT]
 //
 // prepare writes DIR/learn.jsonl (every row once, shuffled with --seed) and
@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "prepare":
 		fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
-		data := fs.String("data", "../shared/datasets/banknote.csv", "banknote CSV (header, four features, class 0/1); generated data when the file is absent")
+		data := fs.String("data", "testdata/datasets/banknote.csv", "banknote CSV (header, four features, class 0/1); generated data when the file is absent")
 		out := fs.String("out", ".", "folder for learn.jsonl and drift.jsonl")
 		seed := fs.Uint64("seed", 1, "shuffle (and generator) seed")
 		rows := fs.Int("rows", 1372, "rows to generate when the CSV is absent")

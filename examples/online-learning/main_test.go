@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/actorserve/actorserve/examples/internal/extest"
+	"github.com/actorserve/actorserve/internal/datasettest"
 )
 
 func TestMain(m *testing.M) {
@@ -23,8 +24,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestScript runs run.sh on the banknote data (when ../shared/datasets has
-// it) and on the bundled generator, and checks what the README promises:
+// TestScript runs run.sh on the banknote data (testdata/datasets at the
+// repository root) and on the bundled generator, and checks what the README promises:
 // the accuracy in `actorserve models` rises during the labelled stream and
 // ends above 0.9; the label flip is detected as a drift; nothing is left
 // running.
@@ -32,19 +33,13 @@ func TestScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts actorserve dev")
 	}
-	root := extest.Root(t)
-	banknote := filepath.Join(root, "../shared/datasets/banknote.csv")
+	banknote := datasettest.Path(t, "banknote.csv")
 	cases := []struct{ name, data string }{
 		{"banknote", banknote},
 		{"generated", filepath.Join(t.TempDir(), "absent.csv")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "banknote" {
-				if _, err := os.Stat(banknote); err != nil {
-					t.Skipf("%s is absent (the generated case still runs)", banknote)
-				}
-			}
 			runScript(t, c.data)
 		})
 	}

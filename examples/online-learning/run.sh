@@ -6,7 +6,7 @@
 #
 # Environment (all optional):
 #   HTTP_PORT, KAFKA_PORT  ports of actorserve dev on 127.0.0.1 (18080, 19092)
-#   DATA                   banknote CSV (../shared/datasets/banknote.csv from the
+#   DATA                   banknote CSV (testdata/datasets/banknote.csv from the
 #                          repository root; generated data when absent)
 #   RATE                   events per second (150)
 #   EVERY                  seconds between two looks at the model (1)
@@ -19,7 +19,7 @@ cd "$ROOT"
 
 HTTP=127.0.0.1:${HTTP_PORT:-18080}
 KAFKA=127.0.0.1:${KAFKA_PORT:-19092}
-DATA=${DATA:-../shared/datasets/banknote.csv}
+DATA=${DATA:-testdata/datasets/banknote.csv}
 RATE=${RATE:-150}
 EVERY=${EVERY:-1}
 WORK=${WORK:-$(mktemp -d -t actorserve-online.XXXXXX)}

@@ -2,62 +2,22 @@ package eval_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/actorserve/actorserve/internal/datasettest"
 	"github.com/actorserve/actorserve/learning/eval"
 )
 
-// The accuracy ranges below are shared/notes/learning.md's measurements (strict prequential,
+// The accuracy ranges below are the project notes' measurements (strict prequential,
 // online standardisation, bias as a constant-1 feature), re-measured with this package.
 
-// datasetSHA256 pins the bytes the ranges were measured on (../shared/datasets/SHA256SUMS).
-var datasetSHA256 = map[string]string{
-	"banknote.csv": "c8a1235721f98a84e007205b00b62583425f5f7fc680ef9b55115b878a8e7993",
-	"elec2.csv":    "9a6c88987667becaae863f2dced6bcb44b8c37caf65c794745763b73fd78e189",
-}
-
-// dataset returns the path of a shared dataset: $ACTORSERVE_DATASETS/name if that variable is
-// set, else ../shared/datasets/name next to the module root (found by walking up to go.mod).
-// It skips the test only when the file is absent, and fails when its bytes are not the pinned
-// ones.
+// dataset returns the path of a dataset kept in testdata/datasets at the module root (an
+// uncompressed copy when it is kept gzipped); it fails the test when the file is missing or
+// its bytes are not the ones the ranges were measured on.
 func dataset(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("ACTORSERVE_DATASETS")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		root := wd
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Fatalf("no go.mod above %s", wd)
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "datasets")
-	}
-	path := filepath.Join(dir, name)
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		t.Skipf("dataset %s is absent (looked in %s; set ACTORSERVE_DATASETS to its folder)", name, dir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	if got := hex.EncodeToString(sum[:]); got != datasetSHA256[name] {
-		t.Fatalf("%s has SHA-256 %s, the ranges were measured on %s", path, got, datasetSHA256[name])
-	}
-	return path
+	return datasettest.Path(t, name)
 }
 
 type want struct {

@@ -19,8 +19,9 @@ import (
 	"github.com/actorserve/actorserve/serving"
 )
 
-// fixtureDir holds the H2O MOJO fixtures: ../shared/fixtures/h2o relative to the repo root.
-const fixtureDir = "../../../shared/fixtures/h2o"
+// fixtureDir holds the H2O MOJO fixtures and h2o-genmodel's reference predictions
+// (testdata/h2o/README.md says where they come from).
+const fixtureDir = "testdata/h2o"
 
 // fixtureNames are the fixtures this package must score exactly like h2o-genmodel.
 var fixtureNames = []string{
@@ -37,13 +38,12 @@ var fixtureNames = []string{
 // tolerance is the largest relative difference allowed from genmodel's numbers.
 const tolerance = 1e-9
 
-// readFixture returns a fixture file, failing the test (not skipping it) when the shared
-// fixture directory is missing.
+// readFixture returns a fixture file, failing the test (not skipping it) when it is missing.
 func readFixture(tb testing.TB, name string) []byte {
 	tb.Helper()
 	if _, err := os.Stat(fixtureDir); err != nil {
 		abs, _ := filepath.Abs(fixtureDir)
-		tb.Fatalf("H2O MOJO fixtures are missing: %s (%v); they live in the shared folder next to the repository (../shared/fixtures/h2o from the repo root)", abs, err)
+		tb.Fatalf("H2O MOJO fixtures are missing: %s (%v); they are part of the repository (serving/mojo/testdata/h2o)", abs, err)
 	}
 	b, err := os.ReadFile(filepath.Join(fixtureDir, name))
 	if err != nil {

@@ -8,14 +8,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/actorserve/actorserve/actors/broker/brokertest"
 	"github.com/actorserve/actorserve/cluster/clustertest"
+	"github.com/actorserve/actorserve/internal/datasettest"
 	"github.com/actorserve/actorserve/learning/eval"
 )
 
@@ -168,26 +167,11 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 	}
 }
 
-// datasetPath finds ../shared/datasets/name beside the repository, or
-// skips the test when the datasets are not there.
-func datasetPath(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("ACTORSERVE_DATASETS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "..", "shared", "datasets")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dataset %s not present (%v): set ACTORSERVE_DATASETS or put shared/datasets beside the repository", name, err)
-	}
-	return p
-}
-
 // TestEvalThroughClusterMatchesDirect: banknote streamed through Kafka and
 // a node as events followed by their labels gives the same prequential
 // accuracy (within 0.005) as the direct evaluation in the same order.
 func TestEvalThroughClusterMatchesDirect(t *testing.T) {
-	path := datasetPath(t, "banknote.csv")
+	path := datasettest.Path(t, "banknote.csv")
 	b := brokertest.New(t)
 	n := startTestNode(t, b.Addrs(), "e1")
 	var cfg eval.Config

@@ -19,7 +19,7 @@ import (
 // scorer did on every reference row: labels exactly, probabilities,
 // values, cluster distances and anomaly scores within 1e-9 relative.
 func TestMOJOThroughCluster(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "..", "shared", "fixtures", "h2o")
+	dir := filepath.Join("..", "..", "..", "..", "serving", "mojo", "testdata", "h2o")
 	zips, err := filepath.Glob(filepath.Join(dir, "*.zip"))
 	if err != nil || len(zips) < 8 {
 		abs, _ := filepath.Abs(dir)
