@@ -138,7 +138,7 @@ type Server struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 
-	deployMu sync.Mutex // serialises version assignment on this node
+	deployMu [64]sync.Mutex // serialise version assignment per model on this node (see deployLock)
 	draining bool
 	drainMu  sync.RWMutex
 }
@@ -309,8 +309,9 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_descriptor", fmt.Sprintf("descriptor id %q does not match the path's %q", d.ID, id))
 		return
 	}
-	s.deployMu.Lock()
-	defer s.deployMu.Unlock()
+	mu := s.deployLock(id)
+	mu.Lock()
+	defer mu.Unlock()
 	explicit := d.Version != 0
 	if explicit && (d.Version < 0 || d.Version > serving.MaxVersion) {
 		writeError(w, http.StatusBadRequest, "invalid_descriptor", fmt.Sprintf("version %d is outside 1..%d", d.Version, int64(serving.MaxVersion)))
@@ -384,6 +385,17 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(time.Duration(attempt) * time.Duration(rand.Int64N(int64(10*time.Millisecond)))):
 		}
 	}
+}
+
+// deployLock returns the lock that serialises deploys of model id on this
+// node. Deploys of different models mostly take different locks (one of 64
+// by the id's FNV-1a hash), so they do not wait on each other.
+func (s *Server) deployLock(id string) *sync.Mutex {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return &s.deployMu[h%uint32(len(s.deployMu))]
 }
 
 // maxDeployAttempts bounds the versions one deploy tries when other nodes

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/btree"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,7 +56,8 @@ type Table[T any] struct {
 
 	mu      sync.RWMutex
 	rows    map[string]row[T]
-	changed chan struct{} // closed and replaced after every applied change
+	ids     *btree.BTreeG[string] // the keys of rows, in order: List and Ascend never sort
+	changed chan struct{}         // closed and replaced after every applied change
 
 	subMu   sync.Mutex
 	subs    map[uint64]*subscriber[T]
@@ -129,6 +131,7 @@ func NewTable[T any](cfg Config, decode func(key string, value []byte) (T, error
 		logger:  logger.With("component", "control", "topic", cfg.topic()),
 		m:       m,
 		rows:    make(map[string]row[T]),
+		ids:     btree.NewOrderedG[string](32),
 		changed: make(chan struct{}),
 		subs:    make(map[uint64]*subscriber[T]),
 		readyCh: make(chan struct{}),
@@ -383,6 +386,7 @@ func (t *Table[T]) apply(r *kgo.Record) {
 		_, had := t.rows[id]
 		if had {
 			delete(t.rows, id)
+			t.ids.Delete(id)
 			t.broadcastLocked()
 		}
 		n := len(t.rows)
@@ -411,6 +415,9 @@ func (t *Table[T]) apply(r *kgo.Record) {
 			t.logger.Debug("record not applied: the key holds a newer value", "id", id, "partition", r.Partition, "offset", r.Offset)
 			return
 		}
+	}
+	if _, had := t.rows[id]; !had {
+		t.ids.ReplaceOrInsert(id)
 	}
 	t.rows[id] = row[T]{value: v, offset: r.Offset}
 	t.broadcastLocked()
@@ -531,15 +538,29 @@ func (t *Table[T]) Get(id string) (T, bool) {
 	return r.value, ok
 }
 
-// List returns every value, sorted by id.
+// List returns every value, sorted by id. It copies the whole table: use
+// Ascend for a page.
 func (t *Table[T]) List() []T {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := make([]T, 0, len(t.rows))
-	for _, id := range slices.Sorted(maps.Keys(t.rows)) {
+	t.ids.Ascend(func(id string) bool {
 		out = append(out, t.rows[id].value)
-	}
+		return true
+	})
 	return out
+}
+
+// Ascend calls fn for every id at or after from, in id order, with its
+// value, until fn returns false. It costs O(log n) to start and O(1) per
+// id, whatever the size of the table. fn runs under the table's read lock:
+// it must be quick and must not call the table.
+func (t *Table[T]) Ascend(from string, fn func(id string, v T) bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	t.ids.AscendGreaterOrEqual(from, func(id string) bool {
+		return fn(id, t.rows[id].value)
+	})
 }
 
 // Len returns the number of ids in the table.

@@ -196,11 +196,20 @@ func (in *Ingress) newConsumer() error {
 
 // TableChanged is called for every descriptor change: it refreshes the
 // routing index and starts reading any newly bound topic.
+// It costs the same however many models are deployed: only id's entries
+// in the index change.
 func (in *Ingress) TableChanged(id string) {
-	in.router.invalidate(id)
+	in.addTopics(in.router.invalidate(id))
+}
+
+// addTopics starts reading the topics not read yet.
+func (in *Ingress) addTopics(topics []string) {
+	if len(topics) == 0 {
+		return
+	}
 	var add []string
 	in.mu.Lock()
-	for _, t := range in.router.topics() {
+	for _, t := range topics {
 		if !in.topics[t] {
 			in.topics[t] = true
 			add = append(add, t)
@@ -233,6 +242,10 @@ func (in *Ingress) predict(id string, events []msg.Event) (*msg.PredictResponse,
 
 // Run polls until ctx ends, then drains, commits and leaves the group.
 func (in *Ingress) Run(ctx context.Context) error {
+	// The table is loaded by now: index it afresh (changes made before the
+	// node subscribed to the table were not announced one by one).
+	in.router.invalidate("")
+	in.addTopics(in.router.topics())
 	if err := in.newConsumer(); err != nil {
 		in.producer.Close()
 		return err

@@ -283,7 +283,8 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 		p.lastSync = now
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if p.in.table.Sync(ctx) == nil {
-			p.in.router.invalidate("")
+			// Sync returns once the table told its subscribers (the
+			// router among them) of every change it caught up with.
 			ids, unknown = p.in.router.targets(r.Topic, r.Key, &ev)
 		}
 		cancel()
