@@ -189,6 +189,7 @@ func merge(stats []msg.ModelStats) msg.ModelStats {
 	if out.Usage > 0 {
 		out.MeanMS = out.DurationMS / float64(out.Usage)
 	}
+	out.Variant = mergeVariants(stats, top)
 	if sk != nil && !sk.IsEmpty() {
 		if q, err := sk.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
 			clamp := func(ns float64) float64 { return math.Min(math.Max(ns/1e6, out.MinMS), out.MaxMS) }
@@ -196,6 +197,33 @@ func merge(stats []msg.ModelStats) msg.ModelStats {
 		}
 	}
 	return out
+}
+
+// mergeVariants merges the variant stats the replicas of one model
+// version reported (nil when none did).
+func mergeVariants(stats []msg.ModelStats, version int64) *msg.ModelStats {
+	var vs []msg.ModelStats
+	for _, st := range stats {
+		if st.Version == version && st.Variant != nil {
+			vs = append(vs, *st.Variant)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	out := merge(vs)
+	out.Served, out.Compared, out.Agreed = 0, 0, 0
+	for _, v := range vs {
+		if v.Version == out.Version {
+			out.Served += v.Served
+			out.Compared += v.Compared
+			out.Agreed += v.Agreed
+		}
+	}
+	if out.Compared > 0 {
+		out.Agreement = float64(out.Agreed) / float64(out.Compared)
+	}
+	return &out
 }
 
 func decodeSketch(b []byte) *ddsketch.DDSketch {

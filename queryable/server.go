@@ -52,6 +52,9 @@ type Config struct {
 	// TLSCert and TLSKey serve HTTPS (reloaded when the files change);
 	// TLSClientCA also requires client certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
+	// KeepVersions is how many versions a model keeps loadable for
+	// rollback, the current one included (0: serving.DefaultKeepVersions).
+	KeepVersions int
 }
 
 // DefaultConfig returns the defaults.
@@ -180,6 +183,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/models/{id}", s.deleteModel)
 	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
 	s.mux.HandleFunc("POST /v1/models/{id}/feedback", s.feedback)
+	s.mux.HandleFunc("GET /v1/models/{id}/versions", s.versions)
+	s.mux.HandleFunc("POST /v1/models/{id}/rollback", s.rollback)
+	s.mux.HandleFunc("POST /v1/models/{id}/promote", s.promote)
+	s.mux.HandleFunc("DELETE /v1/models/{id}/variant", s.endVariant)
 	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
 	if s.cfg.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -288,8 +295,13 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 // --- models ---
 
 type deployed struct {
-	ID      string `json:"id"`
-	Version int64  `json:"version"`
+	ID       string `json:"id"`
+	Version  int64  `json:"version"`
+	Revision int64  `json:"revision,omitempty"`
+	// Rollout is "shadow" or "canary" when the version was deployed as a
+	// variant beside the current one (Current).
+	Rollout string `json:"rollout,omitempty"`
+	Current int64  `json:"current,omitempty"`
 }
 
 func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
@@ -307,6 +319,10 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		d.ID = id
 	} else if d.ID != id {
 		writeError(w, http.StatusBadRequest, "invalid_descriptor", fmt.Sprintf("descriptor id %q does not match the path's %q", d.ID, id))
+		return
+	}
+	if err := d.CheckDeployRequest(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_descriptor", err.Error())
 		return
 	}
 	mu := s.deployLock(id)
@@ -347,7 +363,20 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 	// again above the winner; a lost explicit one is a conflict.
 	for attempt := 1; ; attempt++ {
 		d.CreatedAt = time.Now().UTC()
-		b, err := d.Encode()
+		cur, had := s.d.Table.Get(id)
+		if !had {
+			cur = nil
+		}
+		if d.Rollout != nil && cur == nil {
+			writeError(w, http.StatusConflict, "no_current_version", fmt.Sprintf("model %q has no current version for a %s to run beside; deploy it without \"rollout\" first", id, d.Rollout.Mode))
+			return
+		}
+		rec, err := serving.NextDeploy(cur, d, s.keepVersions(), "api")
+		if err != nil {
+			writeError(w, http.StatusConflict, "version_conflict", err.Error())
+			return
+		}
+		b, err := rec.Encode()
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error())
 			return
@@ -360,14 +389,18 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: published, but the control topic could not be read back to confirm the version: %s", id, err))
 			return
 		}
-		cur, ok := s.d.Table.Get(id)
-		if ok && cur.Version == d.Version && cur.CreatedAt.Equal(d.CreatedAt) {
-			writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version})
+		got, ok := s.d.Table.Get(id)
+		if ok && sameRecord(got, rec) {
+			ans := deployed{ID: id, Version: d.Version, Revision: got.Rev()}
+			if d.Rollout != nil {
+				ans.Rollout, ans.Current = d.Rollout.Mode, got.Version
+			}
+			writeJSON(w, http.StatusAccepted, ans)
 			return
 		}
 		var at int64
 		if ok {
-			at = cur.Version
+			at = got.TopVersion()
 		}
 		if explicit || attempt == maxDeployAttempts {
 			writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q: version %d was deployed through another node at the same time (the model is at version %d); deploy again", id, d.Version, at))
@@ -414,7 +447,7 @@ func (s *Server) nextVersion(w http.ResponseWriter, r *http.Request, d *serving.
 	scancel()
 	var prev int64
 	if old, ok := s.d.Table.Get(d.ID); ok {
-		prev = old.Version
+		prev = old.TopVersion()
 	}
 	if prev >= serving.MaxVersion {
 		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at the highest version %d; delete it to start again", d.ID, prev))
@@ -423,7 +456,7 @@ func (s *Server) nextVersion(w http.ResponseWriter, r *http.Request, d *serving.
 	if !explicit {
 		d.Version = prev + 1
 	} else if d.Version <= prev {
-		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at version %d; a new version must be higher, got %d", d.ID, prev, d.Version))
+		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q has versions up to %d; a new version must be higher, got %d", d.ID, prev, d.Version))
 		return 0, false
 	}
 	return prev, true

@@ -152,6 +152,21 @@ type Descriptor struct {
 	// damaged): the model then shows that reason instead of silently
 	// serving an older version. Such a descriptor never validates.
 	Invalid string `json:"invalid,omitempty"`
+	// Rollout, in a deploy, makes this version a shadow or canary of the
+	// model's current version instead of replacing it (see [Rollout]).
+	Rollout *Rollout `json:"rollout,omitempty"`
+
+	// Set by the cluster, never by a deploy (see lifecycle.go): Revision
+	// counts the model's control records (versions can go back, the
+	// revision never does); Variant is the shadow or canary version beside
+	// this one; History the earlier versions kept loadable for rollback,
+	// most recently current first; Decisions the latest lifecycle
+	// decisions, newest last.
+	Revision  int64         `json:"revision,omitempty"`
+	Variant   *Descriptor   `json:"variant,omitempty"`
+	History   []*Descriptor `json:"history,omitempty"`
+	Decisions []Decision    `json:"decisions,omitempty"`
+
 	// Unknown lists fields of a stored descriptor this build does not know
 	// (written by a newer build); they are ignored. Never encoded.
 	Unknown []string `json:"-"`
@@ -257,6 +272,43 @@ func decodeDescriptor(b []byte, unknown func(path string) error) (*Descriptor, e
 				}
 				return unknown("options." + k)
 			})
+		case "rollout":
+			if isNull(val) {
+				return nil
+			}
+			d.Rollout = &Rollout{}
+			return decodeStrict(val, key, d.Rollout)
+		case "revision":
+			return decodeField(val, key, &d.Revision)
+		case "variant":
+			if isNull(val) {
+				return nil
+			}
+			v, err := decodeDescriptor(val, prefixed("variant.", unknown))
+			if err != nil {
+				return fmt.Errorf("variant: %w", err)
+			}
+			d.Variant = v
+			return nil
+		case "history":
+			var raws []json.RawMessage
+			if err := decodeField(val, key, &raws); err != nil {
+				return err
+			}
+			for i, raw := range raws {
+				h, err := decodeDescriptor(raw, prefixed(fmt.Sprintf("history[%d].", i), unknown))
+				if err != nil {
+					return fmt.Errorf("history[%d]: %w", i, err)
+				}
+				d.History = append(d.History, h)
+			}
+			return nil
+		case "decisions":
+			// Lenient: a record of what happened, written by this or a newer build.
+			if err := json.Unmarshal(val, &d.Decisions); err != nil {
+				return fmt.Errorf("%w: decisions: %v", ErrInvalidDescriptor, err)
+			}
+			return nil
 		case "learning":
 			if isNull(val) {
 				return nil
@@ -284,6 +336,21 @@ func decodeDescriptor(b []byte, unknown func(path string) error) (*Descriptor, e
 		return nil, err
 	}
 	return d, nil
+}
+
+// prefixed reports unknown fields of a nested descriptor with its path.
+func prefixed(prefix string, unknown func(string) error) func(string) error {
+	return func(path string) error { return unknown(prefix + path) }
+}
+
+// decodeStrict decodes one JSON value into ptr, refusing unknown fields.
+func decodeStrict(val json.RawMessage, path string, ptr any) error {
+	dec := json.NewDecoder(bytes.NewReader(val))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(ptr); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidDescriptor, path, err)
+	}
+	return nil
 }
 
 func unknownField(path string) error {

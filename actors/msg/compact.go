@@ -46,7 +46,12 @@ func (m *PredictRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 		}
 		idx[i] = j
 	}
-	if err := enc.EncodeArrayLen(4); err != nil {
+	hasKeys := slices.ContainsFunc(m.Events, func(e Event) bool { return e.Key != "" })
+	fields := 4
+	if hasKeys {
+		fields = 5
+	}
+	if err := enc.EncodeArrayLen(fields); err != nil {
 		return err
 	}
 	if err := enc.EncodeString(m.Model); err != nil {
@@ -78,7 +83,22 @@ func (m *PredictRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m.Deadline != 0 {
 		budget = max(1, m.Deadline-time.Now().UnixNano()) // expired stays a deadline
 	}
-	return enc.EncodeInt64(budget)
+	if err := enc.EncodeInt64(budget); err != nil {
+		return err
+	}
+	if !hasKeys {
+		return nil
+	}
+	// The events' keys, in order: a field older builds skip.
+	if err := enc.EncodeArrayLen(len(m.Events)); err != nil {
+		return err
+	}
+	for i := range m.Events {
+		if err := enc.EncodeString(m.Events[i].Key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func encodeEvent(enc *msgpack.Encoder, ev *Event, names int) error {
@@ -194,7 +214,21 @@ func (m *PredictRequest) DecodeMsgpack(dec *msgpack.Decoder) error {
 			m.Deadline = time.Now().UnixNano() + min(budget, int64(24*time.Hour))
 		}
 	}
-	for range n - 4 {
+	if n >= 5 {
+		nk, err := dec.DecodeArrayLen()
+		if err != nil {
+			return fmt.Errorf("predict request: keys: %w", err)
+		}
+		if nk != -1 && nk != len(m.Events) {
+			return fmt.Errorf("predict request: %d keys for %d events", nk, len(m.Events))
+		}
+		for i := range max(nk, 0) {
+			if m.Events[i].Key, err = dec.DecodeString(); err != nil {
+				return fmt.Errorf("predict request: key %d: %w", i, err)
+			}
+		}
+	}
+	for range n - 5 {
 		if err := dec.Skip(); err != nil { // fields of a newer build
 			return err
 		}
@@ -337,7 +371,11 @@ func (m *PredictResponse) EncodeMsgpack(enc *msgpack.Encoder) error {
 		}
 		idx[i] = j
 	}
-	if err := encodeAll(enc, 6, m.Model, m.Version, m.Node, m.LatencyNS); err != nil {
+	fields := 6
+	if m.Versions != nil || m.Shadow != nil {
+		fields = 7 // older builds only meet it once a variant runs, which needs this build
+	}
+	if err := encodeAll(enc, fields, m.Model, m.Version, m.Node, m.LatencyNS); err != nil {
 		return err
 	}
 	if err := enc.EncodeArrayLen(len(table)); err != nil {
@@ -389,7 +427,16 @@ func (m *PredictResponse) EncodeMsgpack(enc *msgpack.Encoder) error {
 			}
 		}
 	}
+	if fields == 7 {
+		return enc.Encode(&responseExt{Versions: m.Versions, Shadow: m.Shadow})
+	}
 	return nil
+}
+
+// responseExt is a PredictResponse's seventh field: what a variant did.
+type responseExt struct {
+	Versions []int64        `msgpack:"vs,omitempty"`
+	Shadow   *ShadowResults `msgpack:"sw,omitempty"`
 }
 
 // encodeAll writes an array header of n and then vs (the first fields).
@@ -411,8 +458,8 @@ func (m *PredictResponse) DecodeMsgpack(dec *msgpack.Decoder) error {
 	if err != nil {
 		return err
 	}
-	if n != 6 {
-		return fmt.Errorf("predict response: %d fields, want 6", n)
+	if n < 6 || n > maxWireLen {
+		return fmt.Errorf("predict response: %d fields, want at least 6", n)
 	}
 	if m.Model, err = dec.DecodeString(); err != nil {
 		return err
@@ -463,6 +510,25 @@ func (m *PredictResponse) DecodeMsgpack(dec *msgpack.Decoder) error {
 	for i := range m.Results {
 		if err := decodeResult(dec, &m.Results[i], table); err != nil {
 			return fmt.Errorf("predict response: result %d: %w", i, err)
+		}
+	}
+	m.Versions, m.Shadow = nil, nil
+	if n >= 7 {
+		var ext responseExt
+		if err := dec.Decode(&ext); err != nil {
+			return fmt.Errorf("predict response: variant: %w", err)
+		}
+		if ext.Versions != nil && len(ext.Versions) != len(m.Results) {
+			return fmt.Errorf("predict response: %d versions for %d results", len(ext.Versions), len(m.Results))
+		}
+		if ext.Shadow != nil && len(ext.Shadow.Results) != len(m.Results) {
+			return fmt.Errorf("predict response: %d shadow results for %d results", len(ext.Shadow.Results), len(m.Results))
+		}
+		m.Versions, m.Shadow = ext.Versions, ext.Shadow
+	}
+	for range n - 7 {
+		if err := dec.Skip(); err != nil { // fields of a newer build
+			return err
 		}
 	}
 	return nil

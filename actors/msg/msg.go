@@ -73,6 +73,18 @@ type Event struct {
 	// learns from a labelled event once, by this position.
 	Part int32 `msgpack:"pt,omitempty" json:"-"`
 	Off  int64 `msgpack:"o,omitempty" json:"-"`
+	// Key is what a canary's share of traffic is sticky to: the event's
+	// entity (the Kafka record key when it is not the model id, or the
+	// event's "key" field); empty means the event id.
+	Key string `msgpack:"k,omitempty" json:"key,omitempty"`
+}
+
+// CanaryKey is the key an event's canary bucket is drawn from.
+func (e *Event) CanaryKey() string {
+	if e.Key != "" {
+		return e.Key
+	}
+	return e.ID
 }
 
 // Label is a feedback label: a class name (S) or a number (V, Num).
@@ -161,6 +173,26 @@ type PredictResponse struct {
 	Node      string   `msgpack:"n"`
 	LatencyNS int64    `msgpack:"l"` // time spent scoring the whole request in the actor
 	Results   []Result `msgpack:"r"`
+	// Versions, when a canary served some of the events, holds per result
+	// the version that answered it (0: Version).
+	Versions []int64 `msgpack:"vs,omitempty"`
+	// Shadow holds a shadow version's results for the same events; they
+	// never go to the main output.
+	Shadow *ShadowResults `msgpack:"sw,omitempty"`
+}
+
+// ShadowResults are a shadow version's results, one per event in order.
+type ShadowResults struct {
+	Version int64    `msgpack:"v"`
+	Results []Result `msgpack:"r"`
+}
+
+// VersionOf returns the version that answered result i.
+func (m *PredictResponse) VersionOf(i int) int64 {
+	if i < len(m.Versions) && m.Versions[i] != 0 {
+		return m.Versions[i]
+	}
+	return m.Version
 }
 
 // Serialize implements wire.Message.
@@ -234,6 +266,18 @@ type ModelStats struct {
 	// Learning is present once the model received labels.
 	Learning *LearningStats `msgpack:"ln,omitempty" json:"learning,omitempty"`
 	Previous *ModelStats    `msgpack:"pv,omitempty" json:"previous,omitempty"`
+	// Variant holds the stats of the model's shadow or canary version,
+	// scored in the same actor on the same events: Role says which, Served
+	// counts the events whose answer it gave (a canary's share), Compared
+	// and Agreed the events both versions scored and how many got the same
+	// answer (same label, or values within 1e-6 relative).
+	Variant   *ModelStats `msgpack:"va,omitempty" json:"variant,omitempty"`
+	Role      string      `msgpack:"ro,omitempty" json:"role,omitempty"`
+	Weight    float64     `msgpack:"wt,omitempty" json:"weight,omitempty"`
+	Served    int64       `msgpack:"sv,omitempty" json:"served,omitempty"`
+	Compared  int64       `msgpack:"cm,omitempty" json:"compared,omitempty"`
+	Agreed    int64       `msgpack:"ag,omitempty" json:"agreed,omitempty"`
+	Agreement float64     `msgpack:"ar,omitempty" json:"agreement,omitempty"`
 	// Sketch is the encoded latency sketch (DDSketch), so stats of one
 	// model reported by two nodes during a double activation can be merged.
 	Sketch []byte `msgpack:"sk,omitempty" json:"-"`

@@ -37,6 +37,7 @@ func stats(id string, base float64, prev *msg.ModelStats) msg.ModelStats {
 		P50MS: base / 3, P95MS: base * 1.5, P99MS: base * 1.9,
 		LastError: `event "e7": expected 2 features, got 3`, Previous: prev,
 		Rate1m: base * 4, Mailbox: 3, Shed: 11, Sketch: []byte{2, 0x7f, 1}, Buckets: []uint64{1, 4, 9},
+		Role: "canary", Weight: 0.1, Served: 7, Compared: 40, Agreed: 38, Agreement: 0.95,
 		Learning: &msg.LearningStats{
 			Algorithm: "scw1", Task: "binary", Labels: 40, Updates: 40, Accuracy: 0.9, AccuracyRecent: 0.95,
 			Kappa: 0.8, KappaT: 0.7, MAE: 0.1, MAERecent: 0.2, Drifts: 2, LastDrift: at(1_700_000_050, 5),
@@ -51,9 +52,9 @@ func samples() map[uint32]wire.Message {
 	prev := stats("m1", 0.25, nil)
 	prev.Version = 2
 	req := &msg.PredictRequest{Model: "m1", Events: []msg.Event{
-		{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41},
-		{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40},
-		{ID: "e3", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{0.5, 7}}, NoFeatures: true, Label: &msg.Label{S: "dog", V: 2, Num: true}, Part: 1, Off: 2},
+		{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41, Key: "card-1"},
+		{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40, Key: "card-2"},
+		{ID: "e3", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{0.5, 7}}, NoFeatures: true, Label: &msg.Label{S: "dog", V: 2, Num: true}, Part: 1, Off: 2, Key: "card-1"},
 	}, Deadline: time.Now().Add(time.Hour).UnixNano(), Sent: time.Now().UnixNano()}
 	resp := &msg.PredictResponse{
 		Model: "m1", Version: 7, Node: "n2", LatencyNS: 12345,
@@ -79,13 +80,15 @@ func samples() map[uint32]wire.Message {
 			Feedback:   true,
 			Matched:    true,
 		}},
+		Versions: []int64{7, 8, 7},
 	}
+	resp.Shadow = &msg.ShadowResults{Version: 9, Results: resp.Results}
 	return map[uint32]wire.Message{
 		wire.TypeError:           &wire.Error{Code: msg.CodeUnknownModel, Message: `model "x" is not deployed`},
 		msg.TypePredictRequestV2: req,
 		msg.TypePredictRequest: msg.LegacyPredictRequest(&msg.PredictRequest{Model: "m1", Events: []msg.Event{
-			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41},
-			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40},
+			{ID: "e1", Features: serving.Features{Names: []string{"a", "b é"}, Values: []float64{1.5, -2e-9}}, NoFeatures: true, Label: &msg.Label{S: "3", V: 3, Num: true}, Part: 2, Off: 41, Key: "k1"},
+			{ID: "e2", Features: serving.Features{Names: []string{"z"}, Values: []float64{3}}, NoFeatures: true, Label: &msg.Label{S: "cat", V: 1, Num: true}, Part: 5, Off: 1 << 40, Key: "k2"},
 		}}),
 		msg.TypePredictResponse:   msg.LegacyPredictResponse(resp),
 		msg.TypePredictResponseV2: resp,
@@ -306,7 +309,8 @@ func TestPredictRequestDeadlineOnTheWire(t *testing.T) {
 			}
 		})
 	}
-	// A newer build's request with a fifth field decodes here.
+	// A newer build's request with a sixth field decodes here (the fifth,
+	// the events' keys, may be nil).
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	if err := (&msg.PredictRequest{Model: "m", Events: ev}).EncodeMsgpack(enc); err != nil {
@@ -316,8 +320,8 @@ func TestPredictRequestDeadlineOnTheWire(t *testing.T) {
 	if b[0] != 0x94 { // fixarray of 4
 		t.Fatalf("compact request starts with %#x, want a 4-array", b[0])
 	}
-	b[0] = 0x95
-	b = append(b, 0xa3, 'n', 'e', 'w')
+	b[0] = 0x96
+	b = append(b, 0xc0, 0xa3, 'n', 'e', 'w')
 	var r msg.PredictRequest
 	if err := msgpack.Unmarshal(b, &r); err != nil {
 		t.Fatalf("a request with an appended field: %v", err)

@@ -186,9 +186,11 @@ func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
 	return d, nil
 }
 
-// resolveVersion makes versions unique and increasing per model on every
-// node alike: a descriptor is applied only when its version is higher than
-// the one the table holds. Every node applies the control topic in the
+// resolveVersion makes a model's records apply in one order on every node
+// alike: a record is applied only when its revision (its version, for
+// records without one) is higher than the one the table holds. A rollback
+// goes back to an earlier version with a higher revision; versions stay
+// unique because a new one goes above every version the record keeps. Every node applies the control topic in the
 // same order, so when two nodes publish the same version at once the
 // first in the log wins everywhere, and a stale or older version written
 // later is ignored everywhere (the API sees it lost and answers so). A
@@ -196,7 +198,7 @@ func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
 // version is unknown (0): the model shows the problem.
 func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
 	return func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
-		if !had || next.Version > cur.Version || (next.Invalid != "" && next.Version == 0) {
+		if !had || next.Rev() > cur.Rev() || (next.Invalid != "" && next.Version == 0) {
 			if len(next.Unknown) > 0 {
 				logger.Warn("descriptor has fields this build does not know (written by a newer build?); they are ignored",
 					"model", id, "version", next.Version, "fields", next.Unknown, "offset", offset)
@@ -206,8 +208,8 @@ func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor
 			}
 			return next, true
 		}
-		logger.Info("descriptor not applied: the model is already at this or a later version",
-			"model", id, "version", next.Version, "current", cur.Version, "offset", offset)
+		logger.Info("descriptor not applied: the model is already at this or a later revision",
+			"model", id, "version", next.Version, "revision", next.Rev(), "current", cur.Version, "current_revision", cur.Rev(), "offset", offset)
 		return nil, false
 	}
 }
