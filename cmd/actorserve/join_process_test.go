@@ -622,7 +622,8 @@ func TestProcessNodeJoin(t *testing.T) {
 	out, stopOutputs := followOutputs(t, brokers)
 	defer stopOutputs()
 	pl := &poller{via: n1, learning: learners, stop: make(chan struct{}), done: make(chan struct{})}
-	pl.nodes.Store(&nodes)
+	polled := slices.Clone(nodes) // its own copy: nodes grows below while the poller reads
+	pl.nodes.Store(&polled)
 	go pl.run(150 * time.Millisecond)
 	stopPoller := sync.OnceFunc(func() { close(pl.stop); <-pl.done })
 	defer stopPoller()
