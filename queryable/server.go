@@ -445,9 +445,9 @@ func (s *Server) nextVersion(w http.ResponseWriter, r *http.Request, d *serving.
 		s.logger.Warn("deploy: descriptor table not caught up; the version is checked again once published", "model", d.ID, "err", err)
 	}
 	scancel()
-	var prev int64
+	var prev, at int64
 	if old, ok := s.d.Table.Get(d.ID); ok {
-		prev = old.TopVersion()
+		prev, at = old.TopVersion(), old.Version
 	}
 	if prev >= serving.MaxVersion {
 		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at the highest version %d; delete it to start again", d.ID, prev))
@@ -456,7 +456,7 @@ func (s *Server) nextVersion(w http.ResponseWriter, r *http.Request, d *serving.
 	if !explicit {
 		d.Version = prev + 1
 	} else if d.Version <= prev {
-		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q has versions up to %d; a new version must be higher, got %d", d.ID, prev, d.Version))
+		writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q is at version %d (the newest it keeps is %d); a new version must be higher than %d, got %d", d.ID, at, prev, prev, d.Version))
 		return 0, false
 	}
 	return prev, true
@@ -512,6 +512,8 @@ type eventJSON struct {
 	Model    string            `json:"model"`
 	Features *serving.Features `json:"features"`
 	Label    json.RawMessage   `json:"label"`
+	// Key is the entity a canary is sticky to (default: the id).
+	Key string `json:"key"`
 }
 
 // parseLabel reads a label given as a JSON string or number.
@@ -536,7 +538,7 @@ type predictBody struct {
 }
 
 func (e *eventJSON) toEvent(i int) (msg.Event, error) {
-	var ev msg.Event
+	ev := msg.Event{Key: e.Key}
 	l, err := parseLabel(e.Label)
 	if err != nil {
 		return ev, fmt.Errorf("event %d: %v", i, err)
@@ -614,6 +616,9 @@ type predictResult struct {
 	Prediction *serving.Prediction `json:"prediction,omitempty"`
 	Error      string              `json:"error,omitempty"`
 	Code       string              `json:"code,omitempty"`
+	// Version and Variant name a canary that answered this event.
+	Version int64  `json:"version,omitempty"`
+	Variant string `json:"variant,omitempty"`
 }
 
 type predictOne struct {
@@ -623,6 +628,8 @@ type predictOne struct {
 	Prediction serving.Prediction `json:"prediction"`
 	Node       string             `json:"node"`
 	LatencyUS  int64              `json:"latency_us"`
+	// Variant is "canary" when the model's canary answered.
+	Variant string `json:"variant,omitempty"`
 }
 
 type predictMany struct {
@@ -680,13 +687,20 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnprocessableEntity, r0.Code, r0.Error)
 			return
 		}
-		writeJSON(w, 200, predictOne{Model: res.Model, Version: res.Version, ID: r0.ID, Prediction: r0.Prediction, Node: res.Node, LatencyUS: res.LatencyNS / 1000})
+		one := predictOne{Model: res.Model, Version: res.VersionOf(0), ID: r0.ID, Prediction: r0.Prediction, Node: res.Node, LatencyUS: res.LatencyNS / 1000}
+		if one.Version != res.Version {
+			one.Variant = serving.RolloutCanary
+		}
+		writeJSON(w, 200, one)
 		return
 	}
 	out := predictMany{Model: res.Model, Version: res.Version, Node: res.Node, LatencyUS: res.LatencyNS / 1000, Results: make([]predictResult, len(res.Results))}
 	for i := range res.Results {
 		rr := &res.Results[i]
 		out.Results[i] = predictResult{ID: rr.ID, Error: rr.Error, Code: rr.Code}
+		if v := res.VersionOf(i); v != res.Version {
+			out.Results[i].Version, out.Results[i].Variant = v, serving.RolloutCanary
+		}
 		if rr.Code == "" {
 			out.Results[i].Prediction = &rr.Prediction
 		} else {

@@ -295,6 +295,9 @@ func decodeDescriptor(b []byte, unknown func(path string) error) (*Descriptor, e
 			if err := decodeField(val, key, &raws); err != nil {
 				return err
 			}
+			if raws != nil {
+				d.History = []*Descriptor{} // present, even when empty
+			}
 			for i, raw := range raws {
 				h, err := decodeDescriptor(raw, prefixed(fmt.Sprintf("history[%d].", i), unknown))
 				if err != nil {

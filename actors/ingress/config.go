@@ -21,7 +21,10 @@ type Config struct {
 	Topics []string
 	// Predictions and DeadLetter are the output topics.
 	Predictions string
-	DeadLetter  string
+	// Shadow is the topic a shadow version's predictions go to (never the
+	// predictions topic).
+	Shadow     string
+	DeadLetter string
 	// MaxInFlight bounds the events of one partition that were read but
 	// not yet fully processed; at this mark the partition is paused, and
 	// it resumes at ResumeAt.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		Group:               "actorserve",
 		Topics:              []string{"actorserve.events"},
 		Predictions:         "actorserve.predictions",
+		Shadow:              "actorserve.shadow",
 		DeadLetter:          "actorserve.deadletter",
 		MaxInFlight:         16384,
 		ResumeAt:            8192,
@@ -97,6 +101,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&c.Predictions, "predictions-topic", c.Predictions, "topic predictions are written to")
+	fs.StringVar(&c.Shadow, "shadow-topic", c.Shadow, "topic a shadow version's predictions are written to")
 	fs.StringVar(&c.DeadLetter, "deadletter-topic", c.DeadLetter, "topic dead letters are written to")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "events in flight per partition before it is paused")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most events per message to a model actor")
@@ -115,7 +120,7 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("ingress: no brokers"))
 	}
-	if c.Group == "" || c.Predictions == "" || c.DeadLetter == "" {
+	if c.Group == "" || c.Predictions == "" || c.DeadLetter == "" || c.Shadow == "" {
 		errs = append(errs, errors.New("ingress: group, predictions-topic and deadletter-topic must be set"))
 	}
 	if c.TimeoutRetries < 0 {

@@ -195,6 +195,7 @@ func eventFields(r *kgo.Record, enc encoding) (map[string]any, error) {
 type outPrediction struct {
 	Model      string             `json:"model" msgpack:"model"`
 	Version    int64              `json:"version" msgpack:"version"`
+	Variant    string             `json:"variant,omitempty" msgpack:"variant,omitempty"` // "canary" when a canary answered; "shadow" on the shadow topic
 	ID         string             `json:"id,omitempty" msgpack:"id,omitempty"`
 	Prediction serving.Prediction `json:"prediction" msgpack:"prediction"`
 	User       map[string]any     `json:"user,omitempty" msgpack:"user,omitempty"`

@@ -338,6 +338,10 @@ func appendPredictionJSON(b []byte, p *outPrediction, labels []string, user []by
 	b = appendJSONString(b, p.Model)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, p.Version, 10)
+	if p.Variant != "" {
+		b = append(b, `,"variant":`...)
+		b = appendJSONString(b, p.Variant)
+	}
 	if p.ID != "" {
 		b = append(b, `,"id":`...)
 		b = appendJSONString(b, p.ID)

@@ -80,6 +80,7 @@ type counters struct {
 	rerouted, produceRetries             atomic.Int64
 	deadLetterFailed                     atomic.Int64
 	overloaded, timeoutRetries           atomic.Int64
+	shadow, shadowFailed                 atomic.Int64
 	mu                                   sync.Mutex
 	dead                                 map[string]int64
 }

@@ -318,7 +318,11 @@ func (p *partition) take(r *kgo.Record, polled, now time.Time) {
 		if len(q.items) == 0 {
 			q.since = now
 		}
-		q.items = append(q.items, item{e: e, ev: out})
+		ev := out
+		if len(r.Key) > 0 && string(r.Key) != id {
+			ev.Key = string(r.Key) // the entity a canary is sticky to
+		}
+		q.items = append(q.items, item{e: e, ev: ev})
 	}
 }
 
@@ -486,8 +490,11 @@ func (p *partition) handle(r *batchResult) {
 			}
 		}
 		out := outPrediction{
-			Model: r.resp.Model, Version: r.resp.Version, ID: it.ev.ID, Prediction: res.Prediction,
+			Model: r.resp.Model, Version: r.resp.VersionOf(i), ID: it.ev.ID, Prediction: res.Prediction,
 			Node: r.resp.Node, LatencyUS: now.Sub(it.e.polled).Microseconds(), TS: now.UTC(),
+		}
+		if out.Version != r.resp.Version {
+			out.Variant = serving.RolloutCanary
 		}
 		prog, err := p.in.router.program(q.id, r.resp.Version)
 		if err != nil {
@@ -510,11 +517,66 @@ func (p *partition) handle(r *batchResult) {
 			}
 			out.User = user
 		}
-		var labels []string
-		if desc != nil && desc.Version == r.resp.Version {
-			labels = desc.Labels // the score order; another version may name other labels
+		p.producePrediction(it.e, &out, versionLabels(desc, out.Version))
+	}
+	if r.resp.Shadow != nil {
+		p.produceShadow(r, desc)
+	}
+}
+
+// versionLabels returns the class labels of version v of record d, the
+// order its scores are written in (nil when d does not know v).
+func versionLabels(d *serving.Descriptor, v int64) []string {
+	switch {
+	case d == nil:
+		return nil
+	case d.Version == v:
+		return d.Labels
+	case d.Variant != nil && d.Variant.Version == v:
+		return d.Variant.Labels
+	}
+	return nil
+}
+
+// produceShadow writes a shadow version's predictions to the shadow
+// topic. They are a copy: the events' fate (acknowledgement, dead
+// letters) follows the current version's results alone, and a shadow
+// record Kafka refuses is counted and logged, never dead-lettered.
+func (p *partition) produceShadow(r *batchResult, desc *serving.Descriptor) {
+	sh := r.resp.Shadow
+	now := time.Now()
+	labels := versionLabels(desc, sh.Version)
+	for i, it := range r.items {
+		if i >= len(sh.Results) {
+			break
 		}
-		p.producePrediction(it.e, &out, labels)
+		res := &sh.Results[i]
+		if res.Feedback || res.Code != "" {
+			continue
+		}
+		out := outPrediction{Model: r.resp.Model, Version: sh.Version, Variant: serving.RolloutShadow, ID: it.ev.ID,
+			Prediction: res.Prediction, Node: r.resp.Node, LatencyUS: now.Sub(it.e.polled).Microseconds(), TS: now.UTC()}
+		b, err := encodePrediction(&out, it.e.enc, labels)
+		if err != nil {
+			p.in.stats.shadowFailed.Add(1)
+			continue
+		}
+		key := it.e.rec.Key
+		if out.ID != "" {
+			key = []byte(out.ID)
+		}
+		rec := &kgo.Record{Topic: p.in.cfg.Shadow, Key: key, Value: b}
+		if it.e.enc == encMsgpack {
+			rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
+		}
+		p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				p.in.stats.shadowFailed.Add(1)
+				p.in.logger.Warn("shadow prediction not written", "model", out.Model, "topic", rec.Topic, "err", err)
+				return
+			}
+			p.in.stats.shadow.Add(1)
+		})
 	}
 }
 

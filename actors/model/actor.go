@@ -84,6 +84,9 @@ type modelActor struct {
 	// work nobody waits for.
 	perEvent, perRun time.Duration
 
+	// variant is the model's shadow or canary version (variant.go).
+	variant *variant
+
 	// scratch reused across requests (the actor is single-threaded)
 	rows [][]float64
 	xs   [][]float64
@@ -108,6 +111,8 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		a.observeRun(time.Since(start), len(m.Events))
 	case refresh:
 		a.refresh(ctx)
+	case decideDone:
+		a.decidedVariant(m)
 	case checkpointFailed:
 		a.sinceCheckpoint = max(a.sinceCheckpoint, 1)
 		a.checkpoints--
@@ -356,7 +361,17 @@ func (a *modelActor) load(d *serving.Descriptor) {
 	if a.replica && d.Learns() {
 		return // a learning model has one activation, never replicas
 	}
-	m, err := a.h.reg.Load(d)
+	if a.desc != nil && a.model != nil && !primaryChanged(a.desc, d) {
+		// The same version in a newer record: only the variant changed.
+		a.desc = d
+		a.setVariant(d)
+		return
+	}
+	m, adopted := a.adoptVariant(d)
+	var err error
+	if !adopted {
+		m, err = a.h.reg.Load(d)
+	}
 	if err != nil {
 		a.logger.Warn("model failed to load; previous version keeps serving", "version", d.Version, "err", err)
 		a.stats.setLastError(err.Error())
@@ -372,7 +387,9 @@ func (a *modelActor) load(d *serving.Descriptor) {
 	a.desc, a.model, a.schema = d, m, serving.NewSchema(d, m.NumFeatures())
 	a.online, _ = m.(*learning.Online)
 	if a.online != nil {
-		if prev != nil {
+		if adopted {
+			// A promoted variant keeps what it learned on its own.
+		} else if prev != nil {
 			// A new version of a learning model keeps what was learned
 			// when the learner's shape allows.
 			if b, err := prev.MarshalBinary(); err == nil {
@@ -392,14 +409,22 @@ func (a *modelActor) load(d *serving.Descriptor) {
 	a.feedback = newFeedbackStore(a.h.cfg.FeedbackMax, a.h.cfg.FeedbackTTL)
 	a.matched, a.unmatched, a.labelLag = 0, 0, 0
 	a.stats.reset(d.Version, d.Format, d.Description, time.Now())
+	a.variant = nil // judged against the previous version: starts again
+	a.setVariant(d)
 	a.logger.Debug("model loaded", "version", d.Version, "format", d.Format)
+}
+
+// primaryChanged says whether record d holds another current version than
+// the one loaded.
+func primaryChanged(loaded, d *serving.Descriptor) bool {
+	return d.Version != loaded.Version || !d.CreatedAt.Equal(loaded.CreatedAt) || d.Invalid != loaded.Invalid
 }
 
 // changed says whether the table's descriptor is another deploy than the
 // one loaded: a new version, or the same version published again with
 // other content (each publish stamps its own time).
 func changed(loaded, d *serving.Descriptor) bool {
-	return d.Version != loaded.Version || !d.CreatedAt.Equal(loaded.CreatedAt) || d.Invalid != loaded.Invalid
+	return primaryChanged(loaded, d) || d.Rev() != loaded.Rev()
 }
 
 func (a *modelActor) refresh(ctx actor.Context) {
@@ -511,9 +536,10 @@ func (a *modelActor) predict(ctx actor.Context, req *msg.PredictRequest) {
 		}
 		a.stats.observe(time.Since(start), ok, now)
 	}
+	versions, shadow := a.scoreVariant(ctx, req, res)
 	ctx.Respond(&msg.PredictResponse{
 		Model: a.id, Version: a.desc.Version, Node: a.h.nodeName,
-		LatencyNS: time.Since(start).Nanoseconds(), Results: res,
+		LatencyNS: time.Since(start).Nanoseconds(), Results: res, Versions: versions, Shadow: shadow,
 	})
 }
 
@@ -607,9 +633,10 @@ func (a *modelActor) predictEach(ctx actor.Context, req *msg.PredictRequest) {
 			a.checkpoint(ctx, "periodic")
 		}
 	}
+	versions, shadow := a.scoreVariant(ctx, req, res)
 	ctx.Respond(&msg.PredictResponse{
 		Model: a.id, Version: a.desc.Version, Node: a.h.nodeName,
-		LatencyNS: time.Since(start).Nanoseconds(), Results: res,
+		LatencyNS: time.Since(start).Nanoseconds(), Results: res, Versions: versions, Shadow: shadow,
 	})
 	_ = scored // counted per event by observe
 }

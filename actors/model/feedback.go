@@ -15,6 +15,8 @@ type pending struct {
 	x    []float64 // kept only for online models, which learn from it
 	pred serving.Prediction
 	at   time.Time
+	// variant: a variant's prediction, with the primary's (variant.go)
+	variant *variantPending
 }
 
 // feedbackStore keeps recent unlabelled predictions by event id until

@@ -56,6 +56,9 @@ type Config struct {
 	// answers 503). Requests from other nodes are bounded by their
 	// senders' windows and shed by their deadlines. 0 = no bound.
 	MaxMailbox int64
+	// Decide publishes a rollout rule's decision about a variant (nil:
+	// rules only observe).
+	Decide Decider
 }
 
 // Checkpoints stores online models' learned state (package state).

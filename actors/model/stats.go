@@ -43,6 +43,12 @@ type Stats struct {
 	events, failures int64
 	sumSec           float64
 	failBy           map[string]int64
+	// variant: the stats of the model's shadow or canary (nil: none);
+	// role, weight and the agreement counters when this is a variant's.
+	variant                  *Stats
+	role                     string
+	weight                   float64
+	served, compared, agreed int64
 }
 
 type window struct {
@@ -84,6 +90,24 @@ func (s *Stats) reset(version int64, format, desc string, now time.Time) {
 	s.window = newWindow(version, now)
 	s.format, s.desc, s.state = format, desc, "active"
 	s.loaded = true
+}
+
+func (s *Stats) setVariant(v *Stats) {
+	s.mu.Lock()
+	s.variant = v
+	s.mu.Unlock()
+}
+
+func (s *Stats) setRole(role string, weight float64) {
+	s.mu.Lock()
+	s.role, s.weight = role, weight
+	s.mu.Unlock()
+}
+
+func (s *Stats) setAgreement(served, compared, agreed int64) {
+	s.mu.Lock()
+	s.served, s.compared, s.agreed = served, compared, agreed
+	s.mu.Unlock()
 }
 
 func (s *Stats) setLearning(ls *msg.LearningStats) {
@@ -169,6 +193,10 @@ func (s *Stats) Snapshot() msg.ModelStats {
 	out.Rate1m = s.series.rate(time.Now())
 	out.Mailbox = max(0, s.pending.Load())
 	out.Shed = s.shed.Load()
+	if s.variant != nil {
+		v := s.variant.Snapshot() // a variant's stats have no variant: no cycle
+		out.Variant = &v
+	}
 	return out
 }
 
@@ -222,6 +250,10 @@ func (s *Stats) snapshotLocked() msg.ModelStats {
 		ID: s.id, Version: s.version, Format: s.format, Description: s.desc, Node: s.node,
 		State: s.state, Since: s.since, LastUsed: s.lastUsed, Usage: s.usage, Errors: s.errors,
 		LastError: s.lastError, Previous: s.previous, Learning: s.learning,
+		Role: s.role, Weight: s.weight, Served: s.served, Compared: s.compared, Agreed: s.agreed,
+	}
+	if s.compared > 0 {
+		out.Agreement = float64(s.agreed) / float64(s.compared)
 	}
 	if len(s.errorsBy) > 0 {
 		out.ErrorsBy = make(map[string]int64, len(s.errorsBy))

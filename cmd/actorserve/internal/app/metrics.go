@@ -46,6 +46,9 @@ func registerMetrics(reg *prometheus.Registry, n *Node, maxModels int) error {
 		n.Host.Collector(maxModels),
 		nodeCollector{n},
 	}
+	if n.decisions != nil {
+		cs = append(cs, n.decisions)
+	}
 	if n.Ingress != nil {
 		cs = append(cs, n.Ingress)
 	}

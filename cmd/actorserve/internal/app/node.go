@@ -113,12 +113,16 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Model.CheckpointEvery, "checkpoint-every", c.Model.CheckpointEvery, "checkpoint an online model after this many updates")
 	fs.DurationVar(&c.Model.CheckpointInterval, "checkpoint-interval", c.Model.CheckpointInterval, "checkpoint an online model this long after its last checkpoint")
 	fs.IntVar(&c.Model.FeedbackMax, "feedback-max", c.Model.FeedbackMax, "predictions per model kept waiting for their labels")
+	fs.IntVar(&c.HTTP.KeepVersions, "keep-versions", serving.DefaultKeepVersions, fmt.Sprintf("versions each model keeps loadable for rollback, the current one included (1..%d)", serving.MaxKeepVersions))
 	fs.DurationVar(&c.Model.FeedbackTTL, "feedback-ttl", c.Model.FeedbackTTL, "how long a prediction waits for its label")
 	fs.IntVar(&c.MetricsMaxModels, "metrics-max-models", c.MetricsMaxModels, "above this many active models per node, /metrics aggregates models under model=\"_all\"")
 }
 
 // Validate reports every configuration error.
 func (c *NodeConfig) Validate() error {
+	if c.HTTP.KeepVersions < 0 || c.HTTP.KeepVersions > serving.MaxKeepVersions {
+		return fmt.Errorf("--keep-versions %d is outside 1..%d", c.HTTP.KeepVersions, serving.MaxKeepVersions)
+	}
 	c.Control.Brokers = c.Brokers
 	c.Ingress.Brokers = c.Brokers
 	kopts, kerr := c.Kafka.opts()
@@ -135,14 +139,16 @@ func (c *NodeConfig) Validate() error {
 // Node is one running actorserve node: cluster member, descriptor table,
 // model host and HTTP API.
 type Node struct {
-	cfg     NodeConfig
-	logger  *slog.Logger
-	Cluster *cluster.Node
-	Host    *model.Host
-	Table   *control.Table[*serving.Descriptor]
-	API     *queryable.Server
-	Ingress *ingress.Ingress
-	State   *state.Store
+	cfg    NodeConfig
+	logger *slog.Logger
+	// decisions counts the rollout rule decisions this node published.
+	decisions *prometheus.CounterVec
+	Cluster   *cluster.Node
+	Host      *model.Host
+	Table     *control.Table[*serving.Descriptor]
+	API       *queryable.Server
+	Ingress   *ingress.Ingress
+	State     *state.Store
 	// Formats is the model format registry (tests add formats to it).
 	Formats *serving.Registry
 
@@ -211,6 +217,37 @@ func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor
 		logger.Info("descriptor not applied: the model is already at this or a later revision",
 			"model", id, "version", next.Version, "revision", next.Rev(), "current", cur.Version, "current_revision", cur.Rev(), "offset", offset)
 		return nil, false
+	}
+}
+
+// rolloutDecider publishes the decisions of rollout rules: promote the
+// variant, or end it (roll it back), as a lifecycle record every node
+// applies. Each replica of a frozen model judges on its own share of
+// events; the first decision published wins and the others find no
+// variant left to decide on, which is no error.
+func rolloutDecider(table *control.Table[*serving.Descriptor], pub queryable.Publisher, keep int, by string, decisions *prometheus.CounterVec, logger *slog.Logger) model.Decider {
+	return func(ctx context.Context, id string, version int64, promote bool, reason string) error {
+		_, err := queryable.Transition(ctx, table, pub, id, func(cur *serving.Descriptor) (*serving.Descriptor, error) {
+			now := time.Now().UTC()
+			if promote {
+				return serving.Promote(cur, version, keep, by, reason, now)
+			}
+			return serving.EndVariant(cur, version, keep, by, reason, now)
+		})
+		action := serving.ActionRollback
+		if promote {
+			action = serving.ActionPromote
+		}
+		switch {
+		case errors.Is(err, serving.ErrLifecycle) || errors.Is(err, queryable.ErrNotDeployed):
+			logger.Info("rollout decision not needed: the variant was decided already", "model", id, "variant_version", version, "action", action)
+			return nil
+		case err != nil:
+			return err
+		}
+		decisions.WithLabelValues(action).Inc()
+		logger.Info("rollout decision published", "model", id, "variant_version", version, "action", action, "reason", reason)
+		return nil
 	}
 }
 
@@ -297,6 +334,10 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		formats = NewRegistry()
 	}
 	n.Formats = formats
+	publisher := control.NewPublisher(n.kafka, cfg.Control.Topic)
+	n.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "actorserve_rollout_decisions_total",
+		Help: "Rollout rule decisions this node published, by action (promote, rollback)."}, []string{"action"})
+	cfg.Model.Decide = rolloutDecider(table, publisher, cfg.HTTP.KeepVersions, "rules@"+cfg.Cluster.Name, n.decisions, logger)
 	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
 	n.State, err = state.New(cfg.Brokers, cfg.StateTopic, n.kafka, logger, cfg.kafkaOpts...)
 	if err != nil {
@@ -405,7 +446,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 
 	n.API = queryable.New(cfg.HTTP, queryable.Deps{
 		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger, Gatherer: reg,
-		Publisher: control.NewPublisher(n.kafka, cfg.Control.Topic),
+		Publisher: publisher,
 		ForgetState: func(ctx context.Context, id string) error {
 			return n.State.Delete(ctx, id, cfg.Cluster.Name)
 		},

@@ -66,7 +66,8 @@ func neededTopics(cfg *NodeConfig) []topicSpec {
 		}
 		specs = append(specs,
 			topicSpec{name: cfg.Ingress.Predictions, role: "predictions", create: p},
-			topicSpec{name: cfg.Ingress.DeadLetter, role: "dead letters", create: p})
+			topicSpec{name: cfg.Ingress.DeadLetter, role: "dead letters", create: p},
+			topicSpec{name: cfg.Ingress.Shadow, role: "shadow predictions", create: p})
 	}
 	if specs[0].name == "" {
 		specs[0].name = "actorserve.models"
