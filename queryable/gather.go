@@ -367,6 +367,22 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	if len(dd.Data) > 4096 {
 		dd.Data = nil // keep the answer small; the model bytes are in the control topic
 	}
+	small := func(v *serving.Descriptor) *serving.Descriptor {
+		c := *v
+		if len(c.Data) > 4096 {
+			c.Data = nil
+		}
+		return &c
+	}
+	if dd.Variant != nil {
+		dd.Variant = small(dd.Variant)
+	}
+	if dd.History != nil {
+		dd.History = make([]*serving.Descriptor, len(d.History))
+		for i, h := range d.History {
+			dd.History[i] = small(h)
+		}
+	}
 	mv := view(d, g.byID[id])
 	if rows := g.byID[id]; len(rows) > 1 {
 		mv.PerNode = make([]msg.ModelStats, len(rows))

@@ -216,7 +216,11 @@ func rolloutReason(r *Rollout) string {
 // earlier version) current again. A variant ends.
 func Rollback(cur *Descriptor, to int64, keep int, by, reason string, now time.Time) (*Descriptor, error) {
 	if len(cur.History) == 0 {
-		return nil, fmt.Errorf("%w: model %q has no earlier version to roll back to (it keeps %d)", ErrLifecycle, cur.ID, keep)
+		hint := ""
+		if cur.Variant != nil && cur.Variant.Rollout != nil {
+			hint = fmt.Sprintf("; to roll back its %s (version %d), end it: DELETE /v1/models/%s/variant", cur.Variant.Rollout.Mode, cur.Variant.Version, cur.ID)
+		}
+		return nil, fmt.Errorf("%w: model %q has no earlier version to roll back to (it keeps %d)%s", ErrLifecycle, cur.ID, keep, hint)
 	}
 	k := 0
 	if to != 0 {

@@ -706,7 +706,7 @@ func (a *modelActor) publishLearning() {
 		}
 	} else {
 		a.tracker.fill(ls)
-		ls.Labels = a.matched
+		ls.Labels = a.tracker.n // joined to a prediction, or given with the event
 	}
 	a.stats.setLearning(ls)
 }

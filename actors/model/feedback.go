@@ -78,6 +78,7 @@ func (f *feedbackStore) len() int { return f.order.Len() }
 // labelTracker measures a model that does not learn against the labels
 // it receives: prequential accuracy and kappa, or MAE for regression.
 type labelTracker struct {
+	n          int64 // labels scored
 	regression bool
 	index      map[string]int
 	cls        *metrics.Classification
@@ -114,6 +115,7 @@ func (t *labelTracker) class(s string) (int, bool) {
 
 // add records one labelled prediction.
 func (t *labelTracker) add(l *msg.Label, p serving.Prediction) {
+	t.n++
 	if t.regression {
 		if v, err := l.Float(); err == nil && p.Value != nil {
 			t.reg.Add(v, *p.Value)

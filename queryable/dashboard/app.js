@@ -546,6 +546,7 @@
     }
     fill(meta, badge(d.state), el('span', null, 'v' + d.version), el('span', null, d.format),
       d.node ? el('span', null, 'on ' + d.node) : null,
+      d.variant ? el('span', { cls: 'badge ' + (d.variant.role || 'variant') }, (d.variant.role || 'variant') + ' v' + d.variant.version) : null,
       d.replicas && d.replicas.length > 1 ? el('span', { title: 'double activation during membership churn' }, 'replicas ' + d.replicas.join(', ')) : null);
     var desc = $('d-desc');
     desc.textContent = d.description || '';
@@ -578,6 +579,7 @@
       $('d-learning-title').textContent = l.algorithm ? 'Online learning · ' + l.algorithm + (l.task ? ' · ' + l.task : '') : 'Feedback';
       $('d-learning-stats').replaceChildren.apply($('d-learning-stats'), learningStats(l));
     }
+    renderVariant(d);
     var foot = [];
     if (d.previous) {
       var p = d.previous;
@@ -589,6 +591,44 @@
     if (d.state === 'inactive') foot.push('No actor is active for this model; its history starts when it next receives an event.');
     $('d-foot').textContent = foot.join(' ');
     drawCharts(h, d);
+  }
+
+  // The shadow or canary beside the current version, judged on the same
+  // events and labels, and the lifecycle decisions (newest first).
+  function renderVariant(d) {
+    var v = d.variant, desc = d.descriptor || {};
+    $('d-variant').hidden = !v;
+    if (v) {
+      var mode = v.role || 'variant';
+      $('d-variant-title').textContent = (mode === 'canary' ? 'Canary' : 'Shadow') + ' · v' + v.version +
+        (mode === 'canary' && isNum(v.weight) ? ' · ' + Math.round(v.weight * 1000) / 10 + '% of keys' : '');
+      var items = [
+        stat('Events', fmtInt(v.usage)),
+        stat('Served', fmtInt(v.served || 0), null, 'events whose answer the variant gave'),
+        stat('Agreement', isNum(v.agreement) && v.compared ? fmtPct(v.agreement) : '–', null,
+          fmtInt(v.agreed || 0) + ' of ' + fmtInt(v.compared || 0) + ' events answered alike'),
+        stat('Errors', fmtInt(v.errors), v.errors ? 'bad' : null),
+        stat('p99', v.usage > 0 ? fmtDur(v.p99_ms) : '–')
+      ];
+      var vl = v.learning, pl = learning(d);
+      if (vl && vl.labels > 0) {
+        if (isRegression(vl)) {
+          items.push(stat('MAE', fmtNum(vl.mae_recent), null, 'current version: ' + (pl ? fmtNum(pl.mae_recent) : '–')));
+        } else {
+          var worse = pl && isNum(pl.accuracy_recent) && vl.accuracy_recent < pl.accuracy_recent;
+          items.push(stat('Accuracy', fmtPct(vl.accuracy_recent), worse ? 'bad' : null,
+            'current version on the same labels: ' + (pl ? fmtPct(pl.accuracy_recent) : '–')));
+        }
+        items.push(stat('Labels', fmtInt(vl.labels)));
+      }
+      $('d-variant-stats').replaceChildren.apply($('d-variant-stats'), items);
+    }
+    var ds = (desc.decisions || []).slice().reverse().slice(0, 6);
+    $('d-decisions').hidden = ds.length === 0;
+    $('d-decisions-list').replaceChildren.apply($('d-decisions-list'), ds.map(function (x) {
+      var what = x.action.replace(/_/g, ' ') + (x.from ? ' v' + x.from : '') + (x.to ? ' → v' + x.to : '');
+      return el('li', { title: x.at }, [el('b', null, what), ' ' + fmtAgo(x.at) + (x.by ? ' by ' + x.by : '') + (x.reason ? ': ' + x.reason : '')]);
+    }));
   }
 
   // ---------- charts (SVG, drawn here) ----------
