@@ -292,8 +292,11 @@ func (l *lookup) Setup(c *pcluster.Cluster, _ []string, _ bool) {
 	}
 	l.activator = pid
 	l.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
-		if t, ok := ev.(*pcluster.ClusterTopology); ok {
-			l.onTopology(t)
+		switch e := ev.(type) {
+		case *pcluster.ClusterTopology:
+			l.onTopology(e)
+		case *pcluster.ActivationTerminating:
+			c.ActorSystem.Root.Send(pid, e)
 		}
 	})
 }
@@ -398,15 +401,10 @@ func (a *activator) Receive(ctx actor.Context) {
 		a.byPID = map[string]string{}
 	case *pcluster.ActivationRequest:
 		a.activate(ctx, msg)
+	case *pcluster.ActivationTerminating:
+		a.deactivated(msg.Pid)
 	case *actor.Terminated:
-		if key, ok := a.byPID[msg.Who.Id]; ok {
-			act := a.actors[key]
-			delete(a.byPID, msg.Who.Id)
-			delete(a.actors, key)
-			if k, ok := a.c.TryGetClusterKind(act.ci.Kind); ok {
-				k.Dec()
-			}
-		}
+		a.deactivated(msg.Who)
 	case *pcluster.ClusterTopology:
 		r := a.lookup.ring.Load()
 		self := a.c.ActorSystem.Address()
@@ -424,6 +422,31 @@ func (a *activator) Receive(ctx actor.Context) {
 			_ = f.Wait()
 		}
 		ctx.Respond(len(fs))
+	}
+}
+
+// deactivated forgets a stopped activation. The activator learns of it
+// from protoactor's ActivationTerminating event, published as each
+// activation stops; it does not watch its activations, because a watch
+// costs each one a watcher set.
+func (a *activator) deactivated(pid *actor.PID) {
+	if pid == nil {
+		return
+	}
+	key, ok := a.byPID[pid.Id]
+	if !ok {
+		return
+	}
+	act := a.actors[key]
+	delete(a.byPID, pid.Id)
+	delete(a.actors, key)
+	// A PID keeps its process (and so the whole stopped actor) reachable:
+	// forget this node's cached ones, or a passivated model would keep
+	// all its memory.
+	a.lookup.cache.remove(act.ci.Kind, act.ci.Identity, act.pid)
+	a.c.PidCache.RemoveByValue(act.ci.Identity, act.ci.Kind, act.pid)
+	if k, ok := a.c.TryGetClusterKind(act.ci.Kind); ok {
+		k.Dec()
 	}
 }
 
@@ -453,7 +476,17 @@ func (a *activator) activate(ctx actor.Context, msg *pcluster.ActivationRequest)
 	}
 	// Identities are ours; keep them for the duration of the activation.
 	ci = &pcluster.ClusterIdentity{Kind: ci.Kind, Identity: ci.Identity}
-	pid := ctx.SpawnPrefix(pcluster.WithClusterIdentity(kind.Props, ci), ci.Identity)
+	// Spawned from the root, not as a child: protoactor's child set
+	// truncates its slice without clearing it, and a stale PID there keeps
+	// a stopped actor's whole memory reachable. Supervision is the same
+	// (the default strategy either way); names are unchanged.
+	sys := ctx.ActorSystem()
+	pid, err := sys.Root.SpawnNamed(pcluster.WithClusterIdentity(kind.Props, ci), ctx.Self().Id+"/"+ci.Identity+sys.ProcessRegistry.NextID())
+	if err != nil {
+		a.lookup.logger.Error("activation failed", "kind", ci.Kind, "identity", ci.Identity, "err", err)
+		ctx.Respond(&pcluster.ActivationResponse{Failed: true})
+		return
+	}
 	kind.Inc()
 	a.actors[key] = activation{ci: ci, pid: pid}
 	a.byPID[pid.Id] = key

@@ -30,21 +30,24 @@ type minuteSlot struct {
 }
 
 // series is a model's recent time series: events per second over the last
-// minute (for the rate) and the last 60 one-minute buckets of throughput
-// and latency (for plotting). Fixed size: 60 second slots, 60 minute
-// slots and one sketch for the minute in progress.
+// minute (for the rate) and up to 60 one-minute buckets of throughput and
+// latency (for plotting). It holds nothing until the model is used, and
+// then only what it has seen: the seconds with events of the last minute,
+// the minutes with events of the last hour, and a sketch for the minute in
+// progress once it has more than one observation.
 type series struct {
-	secs    [60]secondSlot
-	mins    [HistoryMinutes]minuteSlot
-	cur     minuteSlot
+	secs []secondSlot // seconds with events, oldest first, within the last minute
+	mins []minuteSlot // closed minutes with events, oldest first, within the last hour
+	cur  minuteSlot
+	// The minute in progress: its one latency while it has one
+	// observation, then a sketch (kept for the following minutes).
+	curOne  float64
+	curObs  int
 	curSk   *ddsketch.DDSketch
 	buckets [len(PromBuckets) + 1]uint64 // non-cumulative; last is +Inf
 }
 
-func newSeries() *series {
-	sk, _ := ddsketch.LogCollapsingLowestDenseDDSketch(0.02, 512)
-	return &series{curSk: sk}
-}
+func newSeries() *series { return &series{} }
 
 func (s *series) roll(now time.Time) {
 	m := now.Unix() / 60
@@ -52,27 +55,72 @@ func (s *series) roll(now time.Time) {
 		return
 	}
 	if s.cur.minute != 0 && (s.cur.events > 0 || s.cur.errors > 0) {
-		if !s.curSk.IsEmpty() {
-			if q, err := s.curSk.GetValuesAtQuantiles([]float64{0.5, 0.99}); err == nil {
-				s.cur.p50NS, s.cur.p99NS = q[0], q[1]
-			}
-		}
-		s.mins[s.cur.minute%HistoryMinutes] = s.cur
+		s.cur.p50NS, s.cur.p99NS = s.quantiles()
+		s.mins = append(s.mins, s.cur)
+	}
+	// Keep the minutes of the last hour only, in place.
+	old := 0
+	for old < len(s.mins) && s.mins[old].minute <= m-HistoryMinutes {
+		old++
+	}
+	if old > 0 {
+		s.mins = append(s.mins[:0], s.mins[old:]...)
 	}
 	s.cur = minuteSlot{minute: m}
-	s.curSk.Clear()
+	s.curOne, s.curObs = 0, 0
+	if s.curSk != nil {
+		s.curSk.Clear()
+	}
+}
+
+// quantiles returns the p50 and p99 latency of the minute in progress.
+func (s *series) quantiles() (p50, p99 float64) {
+	switch {
+	case s.curObs == 1:
+		return s.curOne, s.curOne
+	case s.curObs > 1 && !s.curSk.IsEmpty():
+		if q, err := s.curSk.GetValuesAtQuantiles([]float64{0.5, 0.99}); err == nil {
+			return q[0], q[1]
+		}
+	}
+	return 0, 0
+}
+
+// observe records n events of perNS each in the minute in progress: the
+// first observation of a single event is kept aside, and the sketch is
+// made (or reused) only for a second one.
+func (s *series) observe(n int, perNS float64) {
+	if s.curObs == 0 && n == 1 {
+		s.curOne, s.curObs = perNS, 1
+		return
+	}
+	if s.curSk == nil {
+		s.curSk, _ = ddsketch.LogCollapsingLowestDenseDDSketch(0.02, 512)
+	}
+	if s.curObs == 1 {
+		_ = s.curSk.Add(s.curOne)
+	}
+	s.curObs = 2 // more than one: the sketch holds every observation
+	_ = s.curSk.AddWithCount(perNS, float64(n))
 }
 
 func (s *series) add(now time.Time, n int, perNS float64) {
 	s.roll(now)
 	sec := now.Unix()
-	slot := &s.secs[sec%60]
-	if slot.sec != sec {
-		*slot = secondSlot{sec: sec}
+	if k := len(s.secs); k > 0 && s.secs[k-1].sec == sec {
+		s.secs[k-1].n += int64(n)
+	} else {
+		old := 0
+		for old < len(s.secs) && s.secs[old].sec <= sec-60 {
+			old++
+		}
+		if old > 0 {
+			s.secs = append(s.secs[:0], s.secs[old:]...)
+		}
+		s.secs = append(s.secs, secondSlot{sec: sec, n: int64(n)})
 	}
-	slot.n += int64(n)
 	s.cur.events += int64(n)
-	_ = s.curSk.AddWithCount(perNS, float64(n))
+	s.observe(n, perNS)
 	secs := perNS / 1e9
 	i := 0
 	for i < len(PromBuckets) && secs > PromBuckets[i] {
@@ -103,21 +151,15 @@ func (s *series) rate(now time.Time) float64 {
 func (s *series) history(now time.Time) []msg.HistoryPoint {
 	s.roll(now)
 	m := now.Unix() / 60
-	out := make([]msg.HistoryPoint, 0, HistoryMinutes)
-	for k := m - HistoryMinutes + 1; k < m; k++ {
-		sl := s.mins[k%HistoryMinutes]
-		if sl.minute != k {
-			continue
+	out := make([]msg.HistoryPoint, 0, len(s.mins)+1)
+	for _, sl := range s.mins {
+		if sl.minute > m-HistoryMinutes && sl.minute < m {
+			out = append(out, point(sl, 60))
 		}
-		out = append(out, point(sl, 60))
 	}
 	cur := s.cur
 	if cur.events > 0 || cur.errors > 0 {
-		if !s.curSk.IsEmpty() {
-			if q, err := s.curSk.GetValuesAtQuantiles([]float64{0.5, 0.99}); err == nil {
-				cur.p50NS, cur.p99NS = q[0], q[1]
-			}
-		}
+		cur.p50NS, cur.p99NS = s.quantiles()
 		elapsed := math.Max(1, float64(now.Unix()%60+1))
 		out = append(out, point(cur, elapsed))
 	}

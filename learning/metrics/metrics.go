@@ -20,31 +20,47 @@ const MaxWindow = 1 << 20
 // MaxClasses bounds the class count a snapshot may hold.
 const MaxClasses = 1 << 16
 
-// ring is a fixed-size window of recent values, oldest overwritten first.
+// ring is a window of the last size values, oldest overwritten first. Its
+// storage grows with the values pushed, up to size: a model that never
+// receives a label holds no window at all.
 type ring struct {
-	v    []float64
+	v    []float64 // len(v) == next until full, then len(v) == size
+	size int
 	next int
 	full bool
 }
 
-func newRing(n int) ring { return ring{v: make([]float64, n)} }
+func newRing(n int) ring { return ring{size: n} }
 
 func (r *ring) push(x float64) (old float64, evicted bool) {
-	if len(r.v) == 0 {
+	if r.size == 0 {
 		return 0, false
 	}
-	old, evicted = r.v[r.next], r.full
+	if !r.full {
+		if len(r.v) == cap(r.v) {
+			grown := make([]float64, len(r.v), min(max(2*cap(r.v), 16), r.size))
+			copy(grown, r.v)
+			r.v = grown
+		}
+		r.v = append(r.v, x)
+		r.next++
+		if r.next == r.size {
+			r.next, r.full = 0, true
+		}
+		return 0, false
+	}
+	old = r.v[r.next]
 	r.v[r.next] = x
 	r.next++
-	if r.next == len(r.v) {
-		r.next, r.full = 0, true
+	if r.next == r.size {
+		r.next = 0
 	}
-	return old, evicted
+	return old, true
 }
 
 func (r *ring) len() int {
 	if r.full {
-		return len(r.v)
+		return r.size
 	}
 	return r.next
 }
@@ -242,8 +258,8 @@ func (c *Classification) UnmarshalBinary(p []byte) error {
 		return err
 	}
 	fresh := Classification{n: n, correct: correct, noChange: noChange, last: last,
-		truth: truth, predicted: predicted, recent: newRing(len(c.recent.v))}
-	if len(fresh.recent.v) == 0 {
+		truth: truth, predicted: predicted, recent: newRing(c.recent.size)}
+	if fresh.recent.size == 0 {
 		fresh.recent = newRing(DefaultWindow)
 	}
 	for _, v := range recent {
@@ -344,7 +360,7 @@ func (g *Regression) UnmarshalBinary(p []byte) error {
 	if err := r.Done(); err != nil {
 		return err
 	}
-	size := len(g.recent.v)
+	size := g.recent.size
 	if size == 0 {
 		size = DefaultWindow
 	}

@@ -89,3 +89,25 @@ func TestRegression(t *testing.T) {
 	eq(t, "restored mae", r.MAE(), g.MAE())
 	eq(t, "restored recent", r.RecentMAE(), 0.75)
 }
+
+var sinkRegression *metrics.Regression
+
+// TestRecentWindowGrowsLazily checks that the window holds nothing until
+// values arrive, and still keeps exactly the last window values as its
+// storage grows and wraps.
+func TestRecentWindowGrowsLazily(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { sinkRegression = metrics.NewRegression(1000) }); n != 1 {
+		t.Errorf("NewRegression(1000) made %v allocations, want 1 (no window before the first label)", n)
+	}
+	for _, window := range []int{1, 7, 16, 40, 1000} {
+		g := metrics.NewRegression(window)
+		for i := 1; i <= 2*window+5; i++ {
+			g.Add(float64(i), 0)
+			first := max(1, i-window+1)
+			want := float64(first+i) / 2 // mean of first..i
+			if got := g.RecentMAE(); math.Abs(got-want) > 1e-9 {
+				t.Fatalf("window %d after %d values: RecentMAE %v, want %v", window, i, got, want)
+			}
+		}
+	}
+}
