@@ -13,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/actorserve/actorserve/actors/msg"
+	"github.com/actorserve/actorserve/internal/msgpackcheck"
 	"github.com/actorserve/actorserve/serving"
 )
 
@@ -163,6 +164,9 @@ func decodeEvent(r *kgo.Record) (inEvent, encoding, error) {
 		return ev, encJSON, fmt.Errorf("%w: empty record value", errDecode)
 	}
 	if isMsgpack(r) {
+		if err := msgpackcheck.Check(r.Value); err != nil {
+			return ev, encMsgpack, fmt.Errorf("%w: invalid msgpack event: %v", errDecode, err)
+		}
 		if err := msgpack.Unmarshal(r.Value, &ev); err != nil {
 			return ev, encMsgpack, fmt.Errorf("%w: invalid msgpack event: %v", errDecode, err)
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/actorserve/actorserve/actors/control"
+	"github.com/actorserve/actorserve/internal/msgpackcheck"
 )
 
 // DefaultTopic is the compacted state topic.
@@ -85,6 +86,9 @@ func decode(key string, value []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint of %q is %d bytes, over %d", key, len(value), MaxCheckpointBytes)
 	}
 	var c Checkpoint
+	if err := msgpackcheck.Check(value); err != nil {
+		return nil, fmt.Errorf("checkpoint of %q: %w", key, err)
+	}
 	if err := msgpack.Unmarshal(value, &c); err != nil {
 		return nil, fmt.Errorf("checkpoint of %q: %w", key, err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/actorserve/actorserve/internal/msgpackcheck"
 )
 
 // Message is implemented by every type that crosses nodes. Serialize is
@@ -62,6 +64,11 @@ func (x *Envelope) Deserialize() (remote.RootSerializable, error) {
 		return nil, fmt.Errorf("%w %d", ErrUnknownType, x.GetType())
 	}
 	m := e.new()
+	// A length prefix claiming more than the frame holds would make the
+	// msgpack library allocate for it first (msgpackcheck says why).
+	if err := msgpackcheck.Check(x.GetData()); err != nil {
+		return nil, fmt.Errorf("wire: decode %s: %w", e.name, err)
+	}
 	if err := msgpack.Unmarshal(x.GetData(), m); err != nil {
 		return nil, fmt.Errorf("wire: decode %s: %w", e.name, err)
 	}
