@@ -72,7 +72,7 @@ func (s *Server) dashboard() http.Handler {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		a, ok := assets[name]
 		if !ok || strings.HasPrefix(name, "v1/") {
-			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+			s.noRoute(w, r)
 			return
 		}
 		h := w.Header()

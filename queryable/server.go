@@ -201,9 +201,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/openapi.json", s.openAPI)
 	// The dashboard's page and assets; other GET paths get the JSON 404.
 	s.mux.Handle("GET /", s.dashboard())
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	})
+	s.mux.HandleFunc("/", s.noRoute) // 405 with Allow for a known path, else 404
 }
 
 // --- errors ---
