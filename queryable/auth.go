@@ -136,7 +136,7 @@ func loopback(addr string) bool {
 func requiredScope(r *http.Request) (scope Scope, open bool) {
 	p := r.URL.Path
 	switch {
-	case p == "/livez" || p == "/readyz" || p == "/version":
+	case p == "/livez" || p == "/readyz" || p == "/version" || p == "/v2/health/live" || p == "/v2/health/ready":
 		return "", true
 	case strings.HasPrefix(p, "/debug/"):
 		return ScopeAdmin, false
@@ -144,6 +144,8 @@ func requiredScope(r *http.Request) (scope Scope, open bool) {
 		return ScopeRead, false
 	case r.Method == http.MethodPost && strings.HasPrefix(p, "/v1/models/") &&
 		(strings.HasSuffix(p, "/predict") || strings.HasSuffix(p, "/feedback")):
+		return ScopePredict, false
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "/v2/models/") && strings.HasSuffix(p, "/infer"):
 		return ScopePredict, false
 	}
 	return ScopeAdmin, false
