@@ -183,6 +183,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/models/{id}", s.deleteModel)
 	s.mux.HandleFunc("POST /v1/models/{id}/predict", s.predict)
 	s.mux.HandleFunc("POST /v1/models/{id}/feedback", s.feedback)
+	s.routeOIP()
 	s.mux.HandleFunc("GET /v1/models/{id}/versions", s.versions)
 	s.mux.HandleFunc("POST /v1/models/{id}/rollback", s.rollback)
 	s.mux.HandleFunc("POST /v1/models/{id}/promote", s.promote)
