@@ -157,9 +157,9 @@ func TestOnlineLearningSurvivesFailover(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`actorserve_learning_updates_total{model="learner"} 401`,
-		`actorserve_learning_drifts_total{model="learner"} 0`,
-		`actorserve_learning_accuracy{model="learner"}`,
+		`actorserve_learning_updates_total{model="learner",version="1"} 401`,
+		`actorserve_learning_drifts_total{model="learner",version="1"} 0`,
+		`actorserve_learning_accuracy{model="learner",version="1"}`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -30,9 +30,9 @@ var wantMetrics = map[string]struct {
 	typ    dto.MetricType
 	labels []string
 }{
-	"actorserve_model_events_total":          {dto.MetricType_COUNTER, []string{"model"}},
-	"actorserve_model_errors_total":          {dto.MetricType_COUNTER, []string{"model", "reason"}},
-	"actorserve_model_latency_seconds":       {dto.MetricType_HISTOGRAM, []string{"model"}},
+	"actorserve_model_events_total":          {dto.MetricType_COUNTER, []string{"model", "version"}},
+	"actorserve_model_errors_total":          {dto.MetricType_COUNTER, []string{"model", "reason", "version"}},
+	"actorserve_model_latency_seconds":       {dto.MetricType_HISTOGRAM, []string{"model", "version"}},
 	"actorserve_model_mailbox":               {dto.MetricType_GAUGE, []string{"model"}},
 	"actorserve_model_version":               {dto.MetricType_GAUGE, []string{"model"}},
 	"actorserve_active_models":               {dto.MetricType_GAUGE, nil},

@@ -115,7 +115,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Model.FeedbackMax, "feedback-max", c.Model.FeedbackMax, "predictions per model kept waiting for their labels")
 	fs.IntVar(&c.HTTP.KeepVersions, "keep-versions", serving.DefaultKeepVersions, fmt.Sprintf("versions each model keeps loadable for rollback, the current one included (1..%d)", serving.MaxKeepVersions))
 	fs.DurationVar(&c.Model.FeedbackTTL, "feedback-ttl", c.Model.FeedbackTTL, "how long a prediction waits for its label")
-	fs.IntVar(&c.MetricsMaxModels, "metrics-max-models", c.MetricsMaxModels, "above this many active models per node, /metrics aggregates models under model=\"_all\"")
+	fs.IntVar(&c.MetricsMaxModels, "metrics-max-models", c.MetricsMaxModels, "per-model series in /metrics for at most this many active models per node, the busiest; the others are summed under model=\"_all\"")
 }
 
 // Validate reports every configuration error.
