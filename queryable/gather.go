@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -239,114 +238,6 @@ func decodeSketch(b []byte) *ddsketch.DDSketch {
 		return nil
 	}
 	return sk
-}
-
-// Totals sums the listed models' live stats.
-type Totals struct {
-	Models   int     `json:"models"`
-	Active   int     `json:"active"`
-	Inactive int     `json:"inactive"`
-	Usage    int64   `json:"usage"`
-	Errors   int64   `json:"errors"`
-	Rate1m   float64 `json:"rate_1m"`
-}
-
-type modelList struct {
-	Models  []ModelView `json:"models"`
-	Count   int         `json:"count"`
-	Totals  Totals      `json:"totals"`
-	Partial bool        `json:"partial"`
-	Missing []string    `json:"missing,omitempty"`
-	Node    string      `json:"node,omitempty"` // set for ?local=true
-}
-
-// sortKeys are the fields /v1/models can sort by (numbers descending).
-var sortKeys = map[string]func(a, b *ModelView) int{
-	"id":          func(a, b *ModelView) int { return cmp.Compare(a.ID, b.ID) },
-	"usage":       func(a, b *ModelView) int { return cmp.Compare(b.Usage, a.Usage) },
-	"errors":      func(a, b *ModelView) int { return cmp.Compare(b.Errors, a.Errors) },
-	"rate_1m":     func(a, b *ModelView) int { return cmp.Compare(b.Rate1m, a.Rate1m) },
-	"mean_ms":     func(a, b *ModelView) int { return cmp.Compare(b.MeanMS, a.MeanMS) },
-	"p50_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P50MS, a.P50MS) },
-	"p95_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P95MS, a.P95MS) },
-	"p99_ms":      func(a, b *ModelView) int { return cmp.Compare(b.P99MS, a.P99MS) },
-	"max_ms":      func(a, b *ModelView) int { return cmp.Compare(b.MaxMS, a.MaxMS) },
-	"mailbox":     func(a, b *ModelView) int { return cmp.Compare(b.Mailbox, a.Mailbox) },
-	"version":     func(a, b *ModelView) int { return cmp.Compare(b.Version, a.Version) },
-	"duration_ms": func(a, b *ModelView) int { return cmp.Compare(b.DurationMS, a.DurationMS) },
-}
-
-var states = []string{"active", "inactive", "failed", "loading", "deleted"}
-
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	state, sortBy := q.Get("state"), q.Get("sort")
-	if state != "" && !slices.Contains(states, state) {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q is not one of %v", state, states))
-		return
-	}
-	less := sortKeys["id"]
-	if sortBy != "" {
-		var ok bool
-		if less, ok = sortKeys[sortBy]; !ok {
-			keys := make([]string, 0, len(sortKeys))
-			for k := range sortKeys {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("sort %q is not one of %v", sortBy, keys))
-			return
-		}
-	}
-	limit := -1
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q is not a non-negative integer", l))
-			return
-		}
-		limit = n
-	}
-	var out modelList
-	if q.Get("local") == "true" {
-		// Only this node's actors: the per-node values the cluster view sums.
-		out.Node = s.d.Node.Name()
-		for _, st := range s.d.Host.Stats() {
-			out.Models = append(out.Models, ModelView{ModelStats: st})
-		}
-	} else {
-		descs := s.d.Table.List()
-		g := s.gather(r.Context(), nil)
-		out = modelList{Models: make([]ModelView, 0, len(descs)), Partial: len(g.missing) > 0, Missing: g.missing}
-		for _, d := range descs {
-			out.Models = append(out.Models, view(d, g.byID[d.ID]))
-		}
-	}
-	filtered := out.Models[:0]
-	for _, v := range out.Models {
-		out.Totals.Models++
-		if v.State == "inactive" {
-			out.Totals.Inactive++
-		} else {
-			out.Totals.Active++
-		}
-		out.Totals.Usage += v.Usage
-		out.Totals.Errors += v.Errors
-		out.Totals.Rate1m += v.Rate1m
-		if state == "" || v.State == state {
-			filtered = append(filtered, v)
-		}
-	}
-	out.Models = filtered
-	slices.SortStableFunc(out.Models, func(a, b ModelView) int { return less(&a, &b) })
-	if limit >= 0 && limit < len(out.Models) {
-		out.Models = out.Models[:limit]
-	}
-	if out.Models == nil {
-		out.Models = []ModelView{}
-	}
-	out.Count = len(out.Models)
-	writeJSON(w, http.StatusOK, out)
 }
 
 type modelDetail struct {

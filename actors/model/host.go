@@ -292,15 +292,7 @@ func (h *Host) Setup(sys *actor.ActorSystem) error {
 func (h *Host) receiveNode(ctx actor.Context) {
 	switch q := ctx.Message().(type) {
 	case *msg.StatsQuery:
-		snap := (*Stats).Snapshot
-		if q.Sketches {
-			snap = (*Stats).snapshotWire
-		}
-		rep := &msg.StatsReply{Node: h.nodeName, MemberID: ctx.ActorSystem().ID, Models: h.stats(q.IDs, snap)}
-		if len(q.IDs) == 0 {
-			rep.Partitions = h.Partitions()
-		}
-		ctx.Respond(rep)
+		h.respondStats(ctx, q) // page.go
 	case *msg.HistoryQuery:
 		pts, ok := h.History(q.ID)
 		ctx.Respond(&msg.HistoryReply{Node: h.nodeName, Found: ok, Points: pts})

@@ -207,6 +207,29 @@ type StatsQuery struct {
 	// Sketches asks for each model's encoded latency sketch, needed only
 	// to merge a model reported by two nodes.
 	Sketches bool `msgpack:"s,omitempty"`
+	// Page, when set, asks instead for one page of the models active on
+	// the node (GET /v1/models?limit=...): no more than a page crosses the
+	// network, whatever the number of models.
+	Page *PageQuery `msgpack:"pg,omitempty"`
+	// Totals asks for the node's counters over all its active models.
+	Totals bool `msgpack:"t,omitempty"`
+}
+
+// PageQuery selects a page of a node's active models, in id order.
+type PageQuery struct {
+	After  string `msgpack:"a,omitempty"` // ids after this one
+	Prefix string `msgpack:"p,omitempty"` // ids starting with this
+	State  string `msgpack:"s,omitempty"` // this state only (empty: any)
+	Format string `msgpack:"f,omitempty"` // this format only (empty: any)
+	Limit  int    `msgpack:"l"`           // at most this many
+}
+
+// NodeTotals are a node's counters over all the models active on it.
+type NodeTotals struct {
+	Active int     `msgpack:"a"`
+	Usage  int64   `msgpack:"u"`
+	Errors int64   `msgpack:"e"`
+	Rate1m float64 `msgpack:"r"`
 }
 
 // Serialize implements wire.Message.
@@ -219,6 +242,8 @@ type StatsReply struct {
 	Models   []ModelStats `msgpack:"m"`
 	// Partitions are the Kafka partitions the node's ingress owns.
 	Partitions []PartitionInfo `msgpack:"p,omitempty"`
+	// Totals answers StatsQuery.Totals.
+	Totals *NodeTotals `msgpack:"t,omitempty"`
 }
 
 // PartitionInfo is one owned input partition.

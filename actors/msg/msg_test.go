@@ -92,9 +92,11 @@ func samples() map[uint32]wire.Message {
 		}}),
 		msg.TypePredictResponse:   msg.LegacyPredictResponse(resp),
 		msg.TypePredictResponseV2: resp,
-		msg.TypeStatsQuery:        &msg.StatsQuery{IDs: []string{"m1", "m2"}, Sketches: true},
+		msg.TypeStatsQuery: &msg.StatsQuery{IDs: []string{"m1", "m2"}, Sketches: true, Totals: true,
+			Page: &msg.PageQuery{After: "m0", Prefix: "m", State: "active", Format: "linear", Limit: 100}},
 		msg.TypeStatsReply: &msg.StatsReply{Node: "n2", MemberID: "member-uuid", Models: []msg.ModelStats{stats("m1", 1.5, &prev)},
-			Partitions: []msg.PartitionInfo{{Topic: "actorserve.events", Partition: 4, Lag: 17, InFlight: 3, Paused: true}}},
+			Partitions: []msg.PartitionInfo{{Topic: "actorserve.events", Partition: 4, Lag: 17, InFlight: 3, Paused: true}},
+			Totals:     &msg.NodeTotals{Active: 3, Usage: 40, Errors: 2, Rate1m: 1.5}},
 		msg.TypeHistoryQuery: &msg.HistoryQuery{ID: "m1"},
 		msg.TypeHistoryReply: &msg.HistoryReply{Node: "n3", Found: true, Points: []msg.HistoryPoint{
 			{Minute: at(1_700_000_040, 0), Events: 120, Errors: 2, Rate: 2, P50MS: 0.05, P99MS: 1.25},

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -161,22 +162,26 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	interval := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
 	sortBy := fs.String("sort", "", "sort by id, usage, errors, rate_1m, mean_ms, p50_ms, p95_ms, p99_ms, max_ms, mailbox")
 	state := fs.String("state", "", "only models in this state (active, inactive, failed)")
+	prefix := fs.String("prefix", "", "only models whose id starts with this")
+	node := fs.String("node", "", "only models active on this member")
+	format := fs.String("format", "", "only models of this format")
 	limit := fs.Int("limit", 0, "show at most this many models (0 = all)")
+	pageSize := fs.Int("page", 500, "models per request when listing by id (each request is one page of GET /v1/models)")
+	cursor := fs.String("cursor", "", "start after this cursor (printed when --limit stops a listing early)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
 		return fmt.Errorf("%w: models takes at most one model id", ErrUsage)
 	}
+	if *pageSize < 1 || *pageSize > 10000 {
+		return fmt.Errorf("%w: --page %d is outside 1..10000", ErrUsage, *pageSize)
+	}
 	q := url.Values{}
-	if *sortBy != "" {
-		q.Set("sort", *sortBy)
-	}
-	if *state != "" {
-		q.Set("state", *state)
-	}
-	if *limit > 0 {
-		q.Set("limit", strconv.Itoa(*limit))
+	for k, v := range map[string]string{"sort": *sortBy, "state": *state, "prefix": *prefix, "node": *node, "format": *format} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
 	show := func() error {
 		if fs.NArg() == 1 {
@@ -188,11 +193,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		}
-		path := "/v1/models"
-		if len(q) > 0 {
-			path += "?" + q.Encode()
-		}
-		return printModels(ctx, stdout, h.url(path))
+		return printModels(ctx, stdout, h, q, *limit, *pageSize, *cursor)
 	}
 	if !*watch {
 		return show()
@@ -213,53 +214,94 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 }
 
-func printModels(ctx context.Context, stdout io.Writer, u string) error {
-	var out struct {
-		Models []struct {
-			ID       string  `json:"id"`
-			Version  int64   `json:"version"`
-			Format   string  `json:"format"`
-			Node     string  `json:"node"`
-			State    string  `json:"state"`
-			Usage    int64   `json:"usage"`
-			Errors   int64   `json:"errors"`
-			Rate1m   float64 `json:"rate_1m"`
-			MeanMS   float64 `json:"mean_ms"`
-			P50MS    float64 `json:"p50_ms"`
-			P99MS    float64 `json:"p99_ms"`
-			MaxMS    float64 `json:"max_ms"`
-			Learning *struct {
-				Accuracy float64 `json:"accuracy"`
-			} `json:"learning"`
-		} `json:"models"`
-		Totals struct {
-			Models, Active, Inactive int
-			Usage, Errors            int64
-			Rate1m                   float64 `json:"rate_1m"`
-		} `json:"totals"`
-		Partial bool     `json:"partial"`
-		Missing []string `json:"missing"`
-	}
-	if err := call(ctx, http.MethodGet, u, nil, &out); err != nil {
-		return err
-	}
+// modelsPage is one answer of GET /v1/models.
+type modelsPage struct {
+	Models []struct {
+		ID       string  `json:"id"`
+		Version  int64   `json:"version"`
+		Format   string  `json:"format"`
+		Node     string  `json:"node"`
+		State    string  `json:"state"`
+		Usage    int64   `json:"usage"`
+		Errors   int64   `json:"errors"`
+		Rate1m   float64 `json:"rate_1m"`
+		MeanMS   float64 `json:"mean_ms"`
+		P50MS    float64 `json:"p50_ms"`
+		P99MS    float64 `json:"p99_ms"`
+		MaxMS    float64 `json:"max_ms"`
+		Learning *struct {
+			Accuracy float64 `json:"accuracy"`
+		} `json:"learning"`
+	} `json:"models"`
+	Next   string `json:"next"`
+	Totals struct {
+		Models, Active, Inactive int
+		Usage, Errors            int64
+		Rate1m                   float64 `json:"rate_1m"`
+	} `json:"totals"`
+	Partial bool     `json:"partial"`
+	Missing []string `json:"missing"`
+}
+
+// printModels prints the models q selects. Listed by id, it reads them a
+// page at a time (one request per page, each node sending only its part),
+// so that a million models never make one answer; sorted by a statistic,
+// it asks for the top limit at once.
+func printModels(ctx context.Context, stdout io.Writer, h httpFlags, q url.Values, limit, pageSize int, cursor string) error {
+	paged := q.Get("sort") == "" || q.Get("sort") == "id"
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "ID\tVERSION\tFORMAT\tSTATE\tNODE\tUSAGE\tERRORS\tRATE/S\tMEAN_MS\tP50_MS\tP99_MS\tMAX_MS\tACCURACY\t")
-	for _, m := range out.Models {
-		acc := "-"
-		if m.Learning != nil {
-			acc = fmt.Sprintf("%.3f", m.Learning.Accuracy)
+	var first *modelsPage
+	shown := 0
+	for {
+		if paged {
+			n := pageSize
+			if limit > 0 {
+				n = min(n, limit-shown)
+			}
+			q.Set("limit", strconv.Itoa(n))
+			q.Del("cursor")
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+		} else if limit > 0 {
+			q.Set("limit", strconv.Itoa(limit))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t\n",
-			m.ID, m.Version, m.Format, m.State, dash(m.Node), m.Usage, m.Errors, m.Rate1m, m.MeanMS, m.P50MS, m.P99MS, m.MaxMS, acc)
+		var out modelsPage
+		if err := call(ctx, http.MethodGet, h.url("/v1/models?"+q.Encode()), nil, &out); err != nil {
+			return err
+		}
+		if first == nil {
+			first = &out
+		}
+		for _, m := range out.Models {
+			acc := "-"
+			if m.Learning != nil {
+				acc = fmt.Sprintf("%.3f", m.Learning.Accuracy)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t\n",
+				m.ID, m.Version, m.Format, m.State, dash(m.Node), m.Usage, m.Errors, m.Rate1m, m.MeanMS, m.P50MS, m.P99MS, m.MaxMS, acc)
+		}
+		shown += len(out.Models)
+		first.Partial = first.Partial || out.Partial
+		first.Missing = append(first.Missing, out.Missing...)
+		cursor = out.Next
+		if !paged || cursor == "" || (limit > 0 && shown >= limit) {
+			break
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	out := first
 	fmt.Fprintf(stdout, "%d models (%d active, %d inactive), %d events, %d errors, %.1f events/s\n",
 		out.Totals.Models, out.Totals.Active, out.Totals.Inactive, out.Totals.Usage, out.Totals.Errors, out.Totals.Rate1m)
+	if paged && cursor != "" {
+		fmt.Fprintf(stdout, "more after these: --cursor %s\n", cursor)
+	}
 	if out.Partial {
-		fmt.Fprintf(stdout, "partial answer: no reply from %s\n", strings.Join(out.Missing, ", "))
+		slices.Sort(out.Missing)
+		fmt.Fprintf(stdout, "partial answer: no reply from %s\n", strings.Join(slices.Compact(out.Missing), ", "))
 	}
 	return nil
 }
