@@ -25,6 +25,14 @@ type Config struct {
 	// predictions topic).
 	Shadow     string
 	DeadLetter string
+	// PropagateHeaders are the input record headers copied onto the
+	// event's prediction (trace context by default), matched without
+	// regard to case.
+	PropagateHeaders []string
+	// KeyByID keys predictions by the event id instead of the input
+	// record's key (which keeps one entity's predictions in one partition,
+	// co-partitioned with its input, for joins downstream).
+	KeyByID bool
 	// MaxInFlight bounds the events of one partition that were read but
 	// not yet fully processed; at this mark the partition is paused, and
 	// it resumes at ResumeAt.
@@ -75,6 +83,7 @@ func DefaultConfig() Config {
 		Topics:              []string{"actorserve.events"},
 		Predictions:         "actorserve.predictions",
 		Shadow:              "actorserve.shadow",
+		PropagateHeaders:    []string{"traceparent", "tracestate", "baggage"},
 		DeadLetter:          "actorserve.deadletter",
 		MaxInFlight:         16384,
 		ResumeAt:            8192,
@@ -112,6 +121,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CommitInterval, "commit-interval", c.CommitInterval, "how often processed offsets are committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer-group session timeout (a dead node's partitions move after this)")
 	fs.BoolVar(&c.Disabled, "no-ingress", c.Disabled, "do not consume events from Kafka")
+	fs.Func("propagate-headers", "comma-separated input record headers copied onto predictions (default traceparent,tracestate,baggage; \"\" for none)", func(s string) error {
+		c.PropagateHeaders = nil
+		for _, h := range strings.Split(s, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.PropagateHeaders = append(c.PropagateHeaders, h)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&c.KeyByID, "predictions-key-by-id", c.KeyByID, "key predictions by the event id instead of the input record's key")
 }
 
 // Validate reports configuration errors.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -561,14 +562,7 @@ func (p *partition) produceShadow(r *batchResult, desc *serving.Descriptor) {
 			p.in.stats.shadowFailed.Add(1)
 			continue
 		}
-		key := it.e.rec.Key
-		if out.ID != "" {
-			key = []byte(out.ID)
-		}
-		rec := &kgo.Record{Topic: p.in.cfg.Shadow, Key: key, Value: b}
-		if it.e.enc == encMsgpack {
-			rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
-		}
+		rec := &kgo.Record{Topic: p.in.cfg.Shadow, Key: p.predictionKey(it.e, out.ID), Value: b, Headers: p.outHeaders(it.e)}
 		p.in.producer.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				p.in.stats.shadowFailed.Add(1)
@@ -623,14 +617,7 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 		p.deadLetter(e, out.Model, msg.CodeModelError, "encode prediction: "+err.Error(), 0)
 		return
 	}
-	key := e.rec.Key
-	if out.ID != "" {
-		key = []byte(out.ID)
-	}
-	rec := &kgo.Record{Topic: p.in.cfg.Predictions, Key: key, Value: b}
-	if e.enc == encMsgpack {
-		rec.Headers = []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/msgpack")}}
-	}
+	rec := &kgo.Record{Topic: p.in.cfg.Predictions, Key: p.predictionKey(e, out.ID), Value: b, Headers: p.outHeaders(e)}
 	p.produce(rec, "prediction", func(err error) {
 		if err != nil {
 			// Kafka refused the record itself for good (too large,
@@ -642,6 +629,34 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 		p.in.stats.predictions.Add(1)
 		p.ack(e)
 	})
+}
+
+// predictionKey is the key of an event's prediction: the input record's
+// key (the entity's predictions stay in one partition, co-partitioned with
+// its input), or the event id with KeyByID or when the input had no key.
+func (p *partition) predictionKey(e *entry, id string) []byte {
+	if (p.in.cfg.KeyByID || len(e.rec.Key) == 0) && id != "" {
+		return []byte(id)
+	}
+	return e.rec.Key
+}
+
+// outHeaders are a prediction's headers: the content type, and the input
+// record's headers on the propagation allow-list (trace context), unchanged.
+func (p *partition) outHeaders(e *entry) []kgo.RecordHeader {
+	var hs []kgo.RecordHeader
+	if e.enc == encMsgpack {
+		hs = append(hs, kgo.RecordHeader{Key: "content-type", Value: []byte("application/msgpack")})
+	}
+	for _, h := range e.rec.Headers {
+		for _, allowed := range p.in.cfg.PropagateHeaders {
+			if strings.EqualFold(h.Key, allowed) {
+				hs = append(hs, h)
+				break
+			}
+		}
+	}
+	return hs
 }
 
 // deadLetter writes the original record with the reason. outputs > 0 sets

@@ -256,8 +256,8 @@ func TestIngressDeadLetterReasons(t *testing.T) {
 			t.Errorf("%s: %d predictions, want 1", g.id, w.count(g.id))
 			continue
 		}
-		if string(p.Key) != g.id {
-			t.Errorf("%s: prediction key %q, want the event id", g.id, p.Key)
+		if string(p.Key) != string(g.rec.Key) {
+			t.Errorf("%s: prediction key %q, want the input record's %q", g.id, p.Key, g.rec.Key)
 		}
 		if p.Pred.Model != g.model || p.Pred.Version != 1 || p.Pred.Node != "t1" {
 			t.Errorf("%s: model %q version %d node %q, want %q 1 t1", g.id, p.Pred.Model, p.Pred.Version, p.Pred.Node, g.model)
