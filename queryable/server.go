@@ -119,6 +119,8 @@ type Deps struct {
 	Registry  *serving.Registry
 	// Gatherer serves /metrics (nil: no metrics endpoint).
 	Gatherer prometheus.Gatherer
+	// Metrics registers the HTTP request metrics (nil: none).
+	Metrics prometheus.Registerer
 	// Ready reports why the node is not ready (nil when ready).
 	Ready  func() error
 	Logger *slog.Logger
@@ -140,6 +142,7 @@ type Server struct {
 	client *model.Client
 	logger *slog.Logger
 	mux    *http.ServeMux
+	http   *httpMetrics // nil: requests are not measured
 
 	deployMu [64]sync.Mutex // serialise version assignment per model on this node (see deployLock)
 	draining bool
@@ -153,16 +156,24 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, d: d, client: d.Host.Client(d.Node), logger: d.Logger.With("component", "http"), mux: http.NewServeMux()}
 	s.routes()
+	var err error
+	if s.http, err = newHTTPMetrics(d.Metrics, s.mux); err != nil {
+		s.logger.Warn("HTTP request metrics are off", "err", err)
+	}
 	return s
 }
 
 // Handler returns the API's handler: with tokens configured, every route
 // but the health probes needs a bearer token with its scope.
 func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.mux
 	if len(s.cfg.Tokens) > 0 {
-		return withAuth(s.cfg.Tokens, s.mux)
+		h = withAuth(s.cfg.Tokens, s.mux)
 	}
-	return s.mux
+	if s.http != nil {
+		h = s.http.wrap(h)
+	}
+	return h
 }
 
 // Drain makes /readyz answer 503 from now on (graceful shutdown).

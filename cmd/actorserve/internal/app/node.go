@@ -445,7 +445,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 
 	n.API = queryable.New(cfg.HTTP, queryable.Deps{
-		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger, Gatherer: reg,
+		Node: n.Cluster, Host: n.Host, Table: table, Registry: formats, Logger: logger, Gatherer: reg, Metrics: reg,
 		Publisher: publisher,
 		ForgetState: func(ctx context.Context, id string) error {
 			return n.State.Delete(ctx, id, cfg.Cluster.Name)
