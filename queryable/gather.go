@@ -254,26 +254,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := s.gather(r.Context(), []string{id})
-	dd := *d
-	if len(dd.Data) > 4096 {
-		dd.Data = nil // keep the answer small; the model bytes are in the control topic
-	}
-	small := func(v *serving.Descriptor) *serving.Descriptor {
-		c := *v
-		if len(c.Data) > 4096 {
-			c.Data = nil
-		}
-		return &c
-	}
-	if dd.Variant != nil {
-		dd.Variant = small(dd.Variant)
-	}
-	if dd.History != nil {
-		dd.History = make([]*serving.Descriptor, len(d.History))
-		for i, h := range d.History {
-			dd.History[i] = small(h)
-		}
-	}
+	dd := redacted(d)
 	mv := view(d, g.byID[id])
 	if rows := g.byID[id]; len(rows) > 1 {
 		mv.PerNode = make([]msg.ModelStats, len(rows))
@@ -283,7 +264,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 		}
 		slices.SortFunc(mv.PerNode, func(a, b msg.ModelStats) int { return cmp.Compare(a.Node, b.Node) })
 	}
-	writeJSON(w, http.StatusOK, modelDetail{ModelView: mv, Descriptor: &dd, Partial: len(g.missing) > 0, Missing: g.missing})
+	writeJSON(w, http.StatusOK, modelDetail{ModelView: mv, Descriptor: dd, Partial: len(g.missing) > 0, Missing: g.missing})
 }
 
 type historyJSON struct {

@@ -2,11 +2,13 @@ package queryable
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/actorserve/actorserve/actors/msg"
@@ -255,4 +257,41 @@ func (s *Server) modelStats(ctx context.Context, id string) (*msg.ModelStats, er
 	m := merge(rows)
 	m.Sketch, m.Buckets = nil, nil
 	return &m, nil
+}
+
+// redacted returns a copy of d fit to show: inline model data over 4 KiB
+// left out (it is in the control topic), and a remote model's literal
+// header values hidden (references such as "env:NAME" stay: they are not
+// secrets; literal credentials are refused at deploy, but a record written
+// by an older build may hold some).
+func redacted(d *serving.Descriptor) *serving.Descriptor {
+	c := *d
+	if len(c.Data) > 4096 {
+		c.Data = nil
+	}
+	if c.Format == "remote" && len(c.Data) > 0 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(c.Data, &m) == nil {
+			var hs map[string]string
+			if raw, ok := m["headers"]; ok && json.Unmarshal(raw, &hs) == nil && len(hs) > 0 {
+				for k, v := range hs {
+					if !strings.HasPrefix(v, "env:") {
+						hs[k] = "[redacted]"
+					}
+				}
+				m["headers"], _ = json.Marshal(hs)
+				c.Data, _ = json.Marshal(m)
+			}
+		}
+	}
+	if c.Variant != nil {
+		c.Variant = redacted(c.Variant)
+	}
+	if c.History != nil {
+		c.History = make([]*serving.Descriptor, len(d.History))
+		for i, h := range d.History {
+			c.History[i] = redacted(h)
+		}
+	}
+	return &c
 }

@@ -165,6 +165,65 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// checkSecrets refuses credentials given in clear in a descriptor: a
+// sensitive header's value must be a reference. The error never echoes
+// the value.
+func (c *Config) checkSecrets() error {
+	var errs []error
+	for k, v := range c.Headers {
+		if _, ref := strings.CutPrefix(v, EnvPrefix); !ref && SensitiveHeader(k) {
+			errs = append(errs, cfgErr("data.headers.%s holds a secret in clear, which would be stored in the control topic for any reader; give it as \"%sNAME\" (read from the NAME environment variable on each node)", k, EnvPrefix))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnvPrefix marks a header value that is a reference to an environment
+// variable of each node ("env:NAME"), so the secret itself is never in a
+// descriptor, the control topic, an API answer or a log.
+const EnvPrefix = "env:"
+
+// SensitiveHeader says whether a header carries credentials, so that its
+// value must be a reference and never a literal.
+func SensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	for _, w := range []string{"token", "secret", "password", "key", "auth", "credential", "signature"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveHeaders returns the headers with their references read from the
+// environment; a missing variable is an error naming it (never a value).
+func resolveHeaders(h map[string]string, lookup func(string) (string, bool)) (map[string]string, error) {
+	if len(h) == 0 {
+		return h, nil
+	}
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		name, ref := strings.CutPrefix(v, EnvPrefix)
+		if !ref {
+			out[k] = v
+			continue
+		}
+		val, ok := lookup(name)
+		if !ok || val == "" {
+			return nil, cfgErr("data.headers.%s: environment variable %q is not set on this node", k, name)
+		}
+		if strings.ContainsAny(val, "\r\n") {
+			return nil, cfgErr("data.headers.%s: environment variable %q holds a line break", k, name)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
 func ms(v int, def time.Duration) time.Duration {
 	if v == 0 {
 		return def

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,7 +83,14 @@ func Load(d *serving.Descriptor) (serving.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(d, cfg)
+	if err := cfg.checkSecrets(); err != nil {
+		return nil, err
+	}
+	resolved := *cfg
+	if resolved.Headers, err = resolveHeaders(cfg.Headers, os.LookupEnv); err != nil {
+		return nil, fmt.Errorf("model %q: %w", d.ID, err)
+	}
+	m, err := New(d, &resolved)
 	if err != nil {
 		return nil, err
 	}
