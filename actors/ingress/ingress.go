@@ -114,6 +114,7 @@ type Ingress struct {
 	topics map[string]bool
 
 	stats   counters
+	e2e     endToEnd
 	aborted atomic.Bool
 	// parts caches the partition count of the first input topic.
 	nparts   atomic.Int32
@@ -131,7 +132,7 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		logger = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingress{cfg: cfg, node: node, table: table, pred: pred, router: newRouter(table),
-		logger: logger.With("component", "ingress"), parts: map[tp]*partition{}, topics: map[string]bool{}}
+		logger: logger.With("component", "ingress"), parts: map[tp]*partition{}, topics: map[string]bool{}, e2e: newEndToEnd()}
 	in.base, in.stop = context.WithCancel(context.Background())
 	topics := slices.Clone(cfg.Topics)
 	topics = append(topics, in.router.topics()...)

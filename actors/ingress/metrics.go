@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,11 +27,13 @@ func (in *Ingress) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches, descRetried} {
 		ch <- d
 	}
+	in.e2e.vec.Describe(ch)
 }
 
 // Collect implements prometheus.Collector: it reads the ingress counters
 // at scrape time, so the data path keeps no second set of metrics.
 func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
+	in.e2e.vec.Collect(ch)
 	s := in.Stats()
 	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
 	ch <- prometheus.MustNewConstMetric(descPredictions, prometheus.CounterValue, float64(s.Predictions))
@@ -57,5 +60,34 @@ func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
 			paused = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused, p.Topic, part)
+	}
+}
+
+// endToEnd is the latency from an input record to its prediction
+// acknowledged by Kafka, measured from the record's timestamp (time in
+// Kafka and lag included) and from the moment this node polled it.
+type endToEnd struct {
+	vec          *prometheus.HistogramVec
+	record, poll prometheus.Observer
+}
+
+func newEndToEnd() endToEnd {
+	vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "actorserve_ingress_prediction_latency_seconds",
+		Help:    "Time from an input record to its prediction acknowledged by Kafka: from the record's timestamp (from=\"record\", time in Kafka and the producer's clock included) or from when this node polled it (from=\"poll\").",
+		Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		// Also a native histogram, for servers that scrape protobuf.
+		NativeHistogramBucketFactor:    1.1,
+		NativeHistogramMaxBucketNumber: 100,
+	}, []string{"from"})
+	return endToEnd{vec: vec, record: vec.WithLabelValues("record"), poll: vec.WithLabelValues("poll")}
+}
+
+// predicted observes a prediction of e that Kafka acknowledged now.
+func (t endToEnd) predicted(e *entry) {
+	now := time.Now()
+	t.poll.Observe(now.Sub(e.polled).Seconds())
+	if ts := e.rec.Timestamp; !ts.IsZero() {
+		t.record.Observe(max(0, now.Sub(ts).Seconds())) // a producer clock ahead of ours counts as 0
 	}
 }

@@ -627,6 +627,7 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 			return
 		}
 		p.in.stats.predictions.Add(1)
+		p.in.e2e.predicted(e)
 		p.ack(e)
 	})
 }

@@ -30,32 +30,33 @@ var wantMetrics = map[string]struct {
 	typ    dto.MetricType
 	labels []string
 }{
-	"actorserve_model_events_total":            {dto.MetricType_COUNTER, []string{"model", "version"}},
-	"actorserve_model_errors_total":            {dto.MetricType_COUNTER, []string{"model", "reason", "version"}},
-	"actorserve_model_latency_seconds":         {dto.MetricType_HISTOGRAM, []string{"model", "version"}},
-	"actorserve_model_mailbox":                 {dto.MetricType_GAUGE, []string{"model"}},
-	"actorserve_model_version":                 {dto.MetricType_GAUGE, []string{"model"}},
-	"actorserve_active_models":                 {dto.MetricType_GAUGE, nil},
-	"actorserve_http_requests_total":           {dto.MetricType_COUNTER, []string{"code", "method", "route"}},
-	"actorserve_http_request_duration_seconds": {dto.MetricType_HISTOGRAM, []string{"method", "route"}},
-	"actorserve_cluster_members":               {dto.MetricType_GAUGE, nil},
-	"actorserve_cluster_fences_total":          {dto.MetricType_COUNTER, nil},
-	"actorserve_build_info":                    {dto.MetricType_GAUGE, []string{"goversion", "revision", "version"}},
-	"actorserve_control_records_total":         {dto.MetricType_COUNTER, nil},
-	"actorserve_control_decode_errors_total":   {dto.MetricType_COUNTER, nil},
-	"actorserve_control_descriptors":           {dto.MetricType_GAUGE, nil},
-	"actorserve_ingress_events_total":          {dto.MetricType_COUNTER, nil},
-	"actorserve_ingress_skipped_total":         {dto.MetricType_COUNTER, nil},
-	"actorserve_ingress_pauses_total":          {dto.MetricType_COUNTER, nil},
-	"actorserve_ingress_batches_total":         {dto.MetricType_COUNTER, []string{"cross_node"}},
-	"actorserve_ingress_partitions":            {dto.MetricType_GAUGE, nil},
-	"actorserve_ingress_in_flight":             {dto.MetricType_GAUGE, []string{"partition", "topic"}},
-	"actorserve_ingress_lag":                   {dto.MetricType_GAUGE, []string{"partition", "topic"}},
-	"actorserve_ingress_paused":                {dto.MetricType_GAUGE, []string{"partition", "topic"}},
-	"actorserve_predictions_total":             {dto.MetricType_COUNTER, nil},
-	"actorserve_deadletters_total":             {dto.MetricType_COUNTER, []string{"reason"}},
-	"go_goroutines":                            {dto.MetricType_GAUGE, nil},
-	"process_cpu_seconds_total":                {dto.MetricType_COUNTER, nil},
+	"actorserve_model_events_total":                 {dto.MetricType_COUNTER, []string{"model", "version"}},
+	"actorserve_model_errors_total":                 {dto.MetricType_COUNTER, []string{"model", "reason", "version"}},
+	"actorserve_model_latency_seconds":              {dto.MetricType_HISTOGRAM, []string{"model", "version"}},
+	"actorserve_model_mailbox":                      {dto.MetricType_GAUGE, []string{"model"}},
+	"actorserve_model_version":                      {dto.MetricType_GAUGE, []string{"model"}},
+	"actorserve_active_models":                      {dto.MetricType_GAUGE, nil},
+	"actorserve_http_requests_total":                {dto.MetricType_COUNTER, []string{"code", "method", "route"}},
+	"actorserve_http_request_duration_seconds":      {dto.MetricType_HISTOGRAM, []string{"method", "route"}},
+	"actorserve_cluster_members":                    {dto.MetricType_GAUGE, nil},
+	"actorserve_cluster_fences_total":               {dto.MetricType_COUNTER, nil},
+	"actorserve_build_info":                         {dto.MetricType_GAUGE, []string{"goversion", "revision", "version"}},
+	"actorserve_control_records_total":              {dto.MetricType_COUNTER, nil},
+	"actorserve_control_decode_errors_total":        {dto.MetricType_COUNTER, nil},
+	"actorserve_control_descriptors":                {dto.MetricType_GAUGE, nil},
+	"actorserve_ingress_events_total":               {dto.MetricType_COUNTER, nil},
+	"actorserve_ingress_skipped_total":              {dto.MetricType_COUNTER, nil},
+	"actorserve_ingress_pauses_total":               {dto.MetricType_COUNTER, nil},
+	"actorserve_ingress_batches_total":              {dto.MetricType_COUNTER, []string{"cross_node"}},
+	"actorserve_ingress_partitions":                 {dto.MetricType_GAUGE, nil},
+	"actorserve_ingress_in_flight":                  {dto.MetricType_GAUGE, []string{"partition", "topic"}},
+	"actorserve_ingress_lag":                        {dto.MetricType_GAUGE, []string{"partition", "topic"}},
+	"actorserve_ingress_paused":                     {dto.MetricType_GAUGE, []string{"partition", "topic"}},
+	"actorserve_predictions_total":                  {dto.MetricType_COUNTER, nil},
+	"actorserve_ingress_prediction_latency_seconds": {dto.MetricType_HISTOGRAM, []string{"from"}},
+	"actorserve_deadletters_total":                  {dto.MetricType_COUNTER, []string{"reason"}},
+	"go_goroutines":                                 {dto.MetricType_GAUGE, nil},
+	"process_cpu_seconds_total":                     {dto.MetricType_COUNTER, nil},
 }
 
 // TestMetricsExposition scrapes /metrics of a running node with HTTP and
@@ -171,6 +172,12 @@ func TestMetricsExposition(t *testing.T) {
 		id := labelOf(m, "model")
 		if h, ev := m.GetHistogram(), valueOf(fams["actorserve_model_events_total"], "model", id); float64(h.GetSampleCount()) != ev || h.GetSampleSum() <= 0 {
 			t.Errorf("actorserve_model_latency_seconds{model=%q}: count %d sum %v, want count %v and a positive sum", id, h.GetSampleCount(), h.GetSampleSum(), ev)
+		}
+	}
+	// Kafka to prediction: one observation from each start per prediction.
+	for _, from := range []string{"record", "poll"} {
+		if v, p := valueOf(fams["actorserve_ingress_prediction_latency_seconds"], "from", from), sumOf(fams["actorserve_predictions_total"]); v != p {
+			t.Errorf(`actorserve_ingress_prediction_latency_seconds{from=%q} counts %v, want %v (one per prediction)`, from, v, p)
 		}
 	}
 	if v := valueOf(fams["actorserve_http_requests_total"], "route", "/v1/models/{id}/predict"); v != 22 {
