@@ -454,9 +454,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nodes := fs.String("nodes", "1,3", "actorserve node counts to run")
 	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	// Many models (bench_models.go): --models N --active-fraction F.
+	mcfg := ModelsBenchConfig{}
+	fs.Float64Var(&mcfg.ActiveFraction, "active-fraction", 0, "instead of the throughput run: deploy --models models on one node, activate this fraction, and measure deploy rate, heap per model, list page and predict latency")
+	fs.IntVar(&mcfg.Concurrency, "concurrency", 32, "concurrent HTTP requests while deploying and activating (with --active-fraction)")
+	fs.DurationVar(&mcfg.IdleTimeout, "idle-timeout", 30*time.Second, "idle time before an actor passivates (with --active-fraction)")
+	fs.IntVar(&mcfg.Predicts, "predicts", 2000, "predictions timed (with --active-fraction)")
+	fs.IntVar(&mcfg.Pages, "pages", 200, "list pages timed (with --active-fraction)")
 	cfg.Kafka.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if mcfg.ActiveFraction != 0 {
+		mcfg.Models, mcfg.Kafka, mcfg.Brokers, mcfg.Progress = cfg.Models, cfg.Kafka, splitComma(*brokers), stderr
+		if mcfg.ActiveFraction < 0 || mcfg.ActiveFraction > 1 || mcfg.Models < 10 || mcfg.Concurrency < 1 || mcfg.IdleTimeout <= 0 {
+			return fmt.Errorf("%w: --active-fraction must be in (0, 1], --models at least 10, --concurrency at least 1, --idle-timeout above 0", ErrUsage)
+		}
+		if _, err := cfg.Kafka.opts(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		res, err := RunModelsBench(ctx, mcfg)
+		if err != nil {
+			return err
+		}
+		WriteModelsBench(stdout, mcfg, res)
+		return nil
 	}
 	for _, s := range splitComma(*nodes) {
 		n, err := strconv.Atoi(s)

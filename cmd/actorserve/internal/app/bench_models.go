@@ -1,0 +1,344 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/actorserve/actorserve/actors/broker"
+)
+
+// ModelsBenchConfig configures `actorserve bench --active-fraction F`: how
+// a node holds many models.
+type ModelsBenchConfig struct {
+	Brokers        []string // empty: an embedded broker in this process
+	Models         int      // models to deploy
+	ActiveFraction float64  // of them, activated with one prediction each
+	Concurrency    int      // concurrent HTTP requests while deploying and activating
+	IdleTimeout    time.Duration
+	Predicts       int // predictions timed, one at a time
+	Pages          int // list pages timed
+	Logger         *slog.Logger
+	Progress       io.Writer // one line per decile deployed; nil: none
+	Kafka          KafkaConfig
+}
+
+// ModelsBenchResult is what the many-models bench measured.
+type ModelsBenchResult struct {
+	Models, Active int
+	// DeployRate is the deploy rate (models/s) of each tenth of the models.
+	DeployRate    [10]float64
+	DeployElapsed time.Duration
+	// Bytes of live heap per model, after a full collection: deployed
+	// (net of what the embedded broker holds for the control record),
+	// active (on top of deployed) and passivated (what stays of an active
+	// model after its actor passivated).
+	BytesDeployed, BytesActive, BytesPassivated float64
+	// BrokerBytesPerRecord is the embedded broker's share, measured by
+	// producing as many records of the same size to a scratch topic (0
+	// with an external broker, whose memory is elsewhere).
+	BrokerBytesPerRecord float64
+	Passivated           bool // every active model passivated within the wait
+	ListP50, ListP99     time.Duration
+	PredictP50           time.Duration
+	PredictP99           time.Duration
+}
+
+// benchModelDesc is a linear regression without labels.
+var benchModelDesc = []byte(`{"format":"linear","features":["x0","x1"],"data":{"coefficients":[[0.5,-1]],"intercepts":[1],"link":"identity"}}`)
+
+// liveHeap is the live heap after full collections.
+func liveHeap() float64 {
+	var m runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
+}
+
+// RunModelsBench deploys cfg.Models linear models on one in-process node,
+// activates cfg.ActiveFraction of them, and measures the deploy rate per
+// tenth, the heap per deployed, active and passivated model, the latency
+// of a list page of 100 and of a prediction.
+func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResult, error) {
+	var res ModelsBenchResult
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Models < 10 || cfg.ActiveFraction <= 0 || cfg.ActiveFraction > 1 {
+		return res, fmt.Errorf("%w: --models %d (at least 10) and --active-fraction %g (in (0, 1])", ErrUsage, cfg.Models, cfg.ActiveFraction)
+	}
+	cfg.Concurrency = max(1, cfg.Concurrency)
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	brokers := cfg.Brokers
+	embedded := len(brokers) == 0
+	if embedded {
+		b, err := broker.New(broker.Config{}, cfg.Logger)
+		if err != nil {
+			return res, err
+		}
+		defer b.Close()
+		brokers = b.Addrs()
+	}
+	kopts, err := cfg.Kafka.opts()
+	if err != nil {
+		return res, err
+	}
+	tag := fmt.Sprintf("%d", time.Now().UnixNano())
+	ncfg := DefaultNodeConfig()
+	ncfg.Brokers = brokers
+	ncfg.Kafka = cfg.Kafka
+	ncfg.Cluster.Name = "bench1"
+	ncfg.Cluster.Gossip = "127.0.0.1:0"
+	ncfg.Cluster.Remote = "127.0.0.1:0"
+	ncfg.HTTP.Listen = "127.0.0.1:0"
+	ncfg.Control.Topic = "bench-models-" + tag
+	ncfg.Ingress.Topics = []string{"bench-models-in-" + tag}
+	ncfg.Ingress.Predictions = "bench-models-out-" + tag
+	ncfg.Ingress.DeadLetter = "bench-models-dead-" + tag
+	ncfg.Ingress.Group = "bench-models-" + tag
+	ncfg.Model.IdleTimeout = cfg.IdleTimeout
+	res.Models = cfg.Models
+	res.Active = max(1, int(float64(cfg.Models)*cfg.ActiveFraction))
+	ncfg.Model.MaxActive = max(ncfg.Model.MaxActive, res.Active+1)
+	node, err := StartNode(ctx, ncfg, cfg.Logger)
+	if err != nil {
+		return res, err
+	}
+	defer node.Close()
+	if err := node.WaitReady(ctx); err != nil {
+		return res, err
+	}
+	if embedded {
+		if res.BrokerBytesPerRecord, err = brokerBytesPerRecord(ctx, append(kopts, kgo.SeedBrokers(brokers...)), cfg.Models, tag); err != nil {
+			return res, err
+		}
+	}
+	base := liveHeap()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency}, Timeout: 30 * time.Second}
+	addr := "http://" + node.HTTPAddr()
+	id := func(i int) string { return fmt.Sprintf("m%07d", i) }
+
+	// Deploy, timing each tenth.
+	var done atomic.Int64
+	var tenths [11]time.Time
+	var tmu sync.Mutex
+	start := time.Now()
+	tenths[0] = start
+	err = parallel(ctx, cfg.Models, cfg.Concurrency, func(i int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, addr+"/v1/models/"+id(i), bytes.NewReader(benchModelDesc))
+		if err := do(client, req, http.StatusAccepted); err != nil {
+			return err
+		}
+		n := done.Add(1)
+		if k := int(n * 10 / int64(cfg.Models)); k > 0 {
+			tmu.Lock()
+			if tenths[k].IsZero() {
+				tenths[k] = time.Now()
+				fmt.Fprintf(progress, "deployed %d models: %.0f/s this tenth\n", n, float64(cfg.Models)/10/tenths[k].Sub(tenths[k-1]).Seconds())
+			}
+			tmu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("deploy: %w", err)
+	}
+	res.DeployElapsed = time.Since(start)
+	for k := 1; k <= 10; k++ {
+		if !tenths[k].IsZero() && !tenths[k-1].IsZero() {
+			res.DeployRate[k-1] = float64(cfg.Models) / 10 / tenths[k].Sub(tenths[k-1]).Seconds()
+		}
+	}
+	if got := node.Table.Len(); got != cfg.Models {
+		return res, fmt.Errorf("the table holds %d models after deploying %d", got, cfg.Models)
+	}
+	deployed := liveHeap()
+	res.BytesDeployed = (deployed-base)/float64(cfg.Models) - res.BrokerBytesPerRecord
+
+	// Activate every k-th model with one prediction.
+	stride := float64(cfg.Models) / float64(res.Active)
+	active := make([]string, res.Active)
+	for i := range active {
+		active[i] = id(int(float64(i) * stride))
+	}
+	predict := func(id string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/v1/models/"+id+"/predict", bytes.NewReader([]byte(`{"features":{"x0":1,"x1":2}}`)))
+		return do(client, req, http.StatusOK)
+	}
+	fmt.Fprintf(progress, "activating %d models\n", len(active))
+	actStart := time.Now()
+	if err := parallel(ctx, len(active), cfg.Concurrency, func(i int) error { return predict(active[i]) }); err != nil {
+		return res, fmt.Errorf("activate: %w", err)
+	}
+	if got := node.Host.Active(); got != len(active) {
+		return res, fmt.Errorf("%d of %d models active after activation (took %s; raise --idle-timeout)", got, len(active), time.Since(actStart).Round(time.Millisecond))
+	}
+	activeHeap := liveHeap()
+	res.BytesActive = (activeHeap - deployed) / float64(len(active))
+
+	// A list page of 100, from the start and from random cursors.
+	var lat []time.Duration
+	for i := range max(1, cfg.Pages) {
+		u := addr + "/v1/models?limit=100"
+		if i > 0 {
+			u += "&cursor=" + base64.RawURLEncoding.EncodeToString([]byte(id(rand.IntN(cfg.Models))))
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		t0 := time.Now()
+		if err := do(client, req, http.StatusOK); err != nil {
+			return res, fmt.Errorf("list: %w", err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	res.ListP50, res.ListP99 = quantile(lat, 0.5), quantile(lat, 0.99)
+
+	// Predictions of active models, one at a time.
+	lat = lat[:0]
+	for range max(1, cfg.Predicts) {
+		t0 := time.Now()
+		if err := predict(active[rand.IntN(len(active))]); err != nil {
+			return res, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	res.PredictP50, res.PredictP99 = quantile(lat, 0.5), quantile(lat, 0.99)
+
+	// Passivation: wait for every actor to go idle.
+	fmt.Fprintf(progress, "waiting up to %s for %d models to passivate\n", cfg.IdleTimeout+time.Minute, len(active))
+	deadline := time.Now().Add(cfg.IdleTimeout + time.Minute)
+	for node.Host.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+	}
+	res.Passivated = node.Host.Active() == 0
+	time.Sleep(time.Second) // the activator forgets stopped activations asynchronously
+	res.BytesPassivated = (liveHeap() - deployed) / float64(len(active))
+	return res, nil
+}
+
+// brokerBytesPerRecord measures what the embedded broker holds per
+// control record, with n records of the same size in a scratch topic,
+// deleted afterwards.
+func brokerBytesPerRecord(ctx context.Context, opts []kgo.Opt, n int, tag string) (float64, error) {
+	// As the node publishes descriptors: one record per batch, as sent.
+	cl, err := kgo.NewClient(append(opts, kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()))...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	topic := "bench-calibrate-" + tag
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		return 0, fmt.Errorf("create %s: %w", topic, err)
+	}
+	before := liveHeap()
+	err = parallel(ctx, n, 32, func(i int) error {
+		return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "m%07d", i), Value: benchModelDesc}).FirstErr()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("produce to %s: %w", topic, err)
+	}
+	per := (liveHeap() - before) / float64(n)
+	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
+		return 0, fmt.Errorf("delete %s: %w", topic, err)
+	}
+	return per, nil
+}
+
+// parallel runs fn(0..n-1) on workers goroutines and returns the first error.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// do sends req and checks the status, draining the body.
+func do(c *http.Client, req *http.Request, want int) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))
+	}
+	if want == http.StatusOK && len(body) > 0 && !json.Valid(body) {
+		return fmt.Errorf("%s %s: answer is not JSON", req.Method, req.URL.Path)
+	}
+	return nil
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// WriteModelsBench prints the many-models results.
+func WriteModelsBench(w io.Writer, cfg ModelsBenchConfig, r ModelsBenchResult) {
+	fmt.Fprintf(w, "%d linear models (no labels) on one node, %d active (%.0f%%); %d concurrent requests\n", r.Models, r.Active, 100*cfg.ActiveFraction, cfg.Concurrency)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "DEPLOY RATE PER TENTH (models/s)")
+	for _, x := range r.DeployRate {
+		fmt.Fprintf(tw, "\t%.0f", x)
+	}
+	fmt.Fprintln(tw)
+	_ = tw.Flush()
+	last, first := r.DeployRate[9], r.DeployRate[0]
+	if first > 0 {
+		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate\n", r.DeployElapsed.Round(time.Millisecond), 100*last/first)
+	}
+	fmt.Fprintf(w, "heap per deployed, never activated model: %.0f B (the embedded broker's copy of its control record, %.0f B, not counted)\n", r.BytesDeployed, r.BrokerBytesPerRecord)
+	fmt.Fprintf(w, "heap per active model, on top:            %.0f B\n", r.BytesActive)
+	passive := "every active model passivated"
+	if !r.Passivated {
+		passive = "NOT every model passivated in time"
+	}
+	fmt.Fprintf(w, "heap kept per passivated model:           %.0f B (%s)\n", r.BytesPassivated, passive)
+	fmt.Fprintf(w, "GET /v1/models?limit=100: p50 %s, p99 %s (%d pages)\n", r.ListP50.Round(10*time.Microsecond), r.ListP99.Round(10*time.Microsecond), max(1, cfg.Pages))
+	fmt.Fprintf(w, "POST /v1/models/{id}/predict, one at a time: p50 %s, p99 %s (%d predictions)\n", r.PredictP50.Round(10*time.Microsecond), r.PredictP99.Round(10*time.Microsecond), max(1, cfg.Predicts))
+}
