@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -41,6 +42,7 @@ type replayConfig struct {
 	// The topics a replay must never write to.
 	ModelsTopic, StateTopic, Predictions, Shadow, DeadLetter string
 	Batch                                                    int
+	Workers                                                  int
 	JoinWindow                                               int
 	Progress                                                 time.Duration
 	IdleTimeout                                              time.Duration
@@ -59,6 +61,7 @@ func defaultReplayConfig() replayConfig {
 		Shadow:      ic.Shadow,
 		DeadLetter:  ic.DeadLetter,
 		Batch:       256,
+		Workers:     runtime.GOMAXPROCS(0),
 		JoinWindow:  100_000,
 		Progress:    time.Second,
 		IdleTimeout: 10 * time.Second,
@@ -85,6 +88,7 @@ func (c *replayConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Shadow, "shadow-topic", c.Shadow, "the cluster's shadow topic (refused as --output)")
 	fs.StringVar(&c.DeadLetter, "deadletter-topic", c.DeadLetter, "the cluster's dead-letter topic (refused as --output)")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "events scored per model call")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines scoring and writing batches (default: the CPUs)")
 	fs.IntVar(&c.JoinWindow, "join-window", c.JoinWindow, "predictions kept waiting for a later label-only event with the same id")
 	fs.DurationVar(&c.Progress, "progress", c.Progress, "how often progress is printed on stderr (0 = never)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop when no record arrives this long before every partition reached --to (records missing from a compacted topic, transaction markers)")
@@ -110,6 +114,9 @@ func (c *replayConfig) validate() error {
 	}
 	if c.Batch < 1 {
 		errs = append(errs, fmt.Errorf("--batch %d: want at least 1", c.Batch))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers %d: want at least 1", c.Workers))
 	}
 	if c.JoinWindow < 0 {
 		errs = append(errs, fmt.Errorf("--join-window %d: want 0 or more", c.JoinWindow))
@@ -325,6 +332,7 @@ func replay(ctx context.Context, c replayConfig, stderr io.Writer) (*replayRepor
 	defer cl.Close()
 
 	s := newScorer(c, d, m, prog, cl)
+	defer s.stop()
 	rep := s.rep
 	start := time.Now()
 	stop := s.startProgress(stderr, start)
@@ -393,7 +401,7 @@ func replay(ctx context.Context, c replayConfig, stderr io.Writer) (*replayRepor
 			break
 		}
 	}
-	s.flush()
+	s.drain()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if err := cl.Flush(fctx); err != nil {
@@ -623,16 +631,40 @@ func ensureOutput(ctx context.Context, adm *kadm.Client, topic string, ranges []
 	return nil
 }
 
-// replayItem is one event waiting in a batch.
+// replayItem is one event of a batch, and what became of it.
 type replayItem struct {
 	rec     *kgo.Record
 	id      string
 	label   *msg.Label
 	msgpack bool
+
+	bad   string // the reason it failed, set by the worker
+	empty bool   // an empty prediction skipped (options.on_empty: skip)
+	pred  joined
 }
 
-// scorer decodes, batches, scores and writes; all on the reading
-// goroutine except the producer's callbacks.
+// replayBatch is up to --batch events scored by one worker.
+type replayBatch struct {
+	seq   int64
+	items []replayItem
+	rows  [][]float64
+	out   []serving.Prediction
+	errs  []error
+	done  chan struct{}
+}
+
+// labelOnly is a label-only event waiting for the batches read before it.
+type labelOnly struct {
+	after int64 // the last batch dispatched before it
+	id    string
+	label *msg.Label
+}
+
+// scorer decodes and vectorizes on the reading goroutine (the schema is
+// stateful: on_nan "mean" follows the stream's order), scores, encodes
+// and writes batches on --workers goroutines, and applies their results
+// on the reading goroutine in the order read, so labels join the
+// predictions before them.
 type scorer struct {
 	c      replayConfig
 	d      *serving.Descriptor
@@ -642,10 +674,13 @@ type scorer struct {
 	cl     *kgo.Client
 	rep    *replayReport
 
-	items []replayItem
-	rows  [][]float64
-	out   []serving.Prediction
-	errs  []error
+	cur      *replayBatch
+	seq      int64
+	inflight []*replayBatch
+	free     []*replayBatch
+	work     chan *replayBatch
+	wg       sync.WaitGroup
+	waiting  []labelOnly
 
 	// join remembers predictions waiting for a later label, oldest first.
 	join      map[string]joined
@@ -666,11 +701,37 @@ type joined struct {
 func newScorer(c replayConfig, d *serving.Descriptor, m serving.Model, prog *output.Program, cl *kgo.Client) *scorer {
 	s := &scorer{c: c, d: d, m: m, schema: serving.NewSchema(d, m.NumFeatures()), prog: prog, cl: cl,
 		rep:  &replayReport{Model: c.Model, Version: d.Version, Output: c.Output, Bad: map[string]int64{}, Regression: len(d.Labels) == 0},
-		rows: make([][]float64, c.Batch), out: make([]serving.Prediction, c.Batch), errs: make([]error, c.Batch),
 		join: map[string]joined{},
+		work: make(chan *replayBatch, c.Workers),
 	}
-	s.items = make([]replayItem, 0, c.Batch)
+	for range c.Workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for b := range s.work {
+				s.score(b)
+				close(b.done)
+			}
+		}()
+	}
+	s.cur = s.newBatch()
 	return s
+}
+
+// stop ends the workers once every batch was applied.
+func (s *scorer) stop() {
+	close(s.work)
+	s.wg.Wait()
+}
+
+func (s *scorer) newBatch() *replayBatch {
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		return b
+	}
+	n := s.c.Batch
+	return &replayBatch{items: make([]replayItem, 0, n), rows: make([][]float64, n), out: make([]serving.Prediction, n), errs: make([]error, n)}
 }
 
 func (s *scorer) badEvent(reason string) {
@@ -704,19 +765,20 @@ func (s *scorer) take(r *kgo.Record) {
 			s.badEvent(msg.CodeSchemaMismatch) // as the ingress: no features and no label
 			return
 		}
-		s.joinLabel(ev.ID, ev.Label)
+		s.labelOnly(ev.ID, ev.Label)
 		return
 	}
-	i := len(s.items)
-	x, err := s.schema.Vector(ev.Features, s.rows[i])
+	b := s.cur
+	i := len(b.items)
+	x, err := s.schema.Vector(ev.Features, b.rows[i])
 	if err != nil {
 		s.badEvent(replayCode(err))
 		return
 	}
-	s.rows[i] = x
-	s.items = append(s.items, replayItem{rec: r, id: ev.ID, label: ev.Label, msgpack: ev.Msgpack})
-	if len(s.items) == s.c.Batch {
-		s.flush()
+	b.rows[i] = x
+	b.items = append(b.items, replayItem{rec: r, id: ev.ID, label: ev.Label, msgpack: ev.Msgpack})
+	if len(b.items) == s.c.Batch {
+		s.dispatch()
 	}
 }
 
@@ -733,16 +795,69 @@ func replayCode(err error) string {
 	return msg.CodeModelError
 }
 
-// flush scores the batch and writes its predictions.
-func (s *scorer) flush() {
-	k := len(s.items)
-	if k == 0 {
+// dispatch hands the current batch to a worker, first applying the
+// oldest batches while 2×workers are in flight (bounded memory).
+func (s *scorer) dispatch() {
+	b := s.cur
+	if len(b.items) == 0 {
 		return
 	}
-	xs, out, errs := s.rows[:k], s.out[:k], s.errs[:k]
+	for len(s.inflight) >= 2*s.c.Workers {
+		s.applyHead()
+	}
+	s.seq++
+	b.seq = s.seq
+	b.done = make(chan struct{})
+	s.inflight = append(s.inflight, b)
+	s.work <- b
+	s.cur = s.newBatch()
+}
+
+// drain dispatches the current batch and applies every batch.
+func (s *scorer) drain() {
+	s.dispatch()
+	for len(s.inflight) > 0 {
+		s.applyHead()
+	}
+	s.joinWaiting()
+}
+
+// applyHead waits for the oldest batch in flight and counts its results.
+func (s *scorer) applyHead() {
+	b := s.inflight[0]
+	<-b.done
+	s.inflight[0] = nil
+	s.inflight = s.inflight[1:]
+	for j := range b.items {
+		it := &b.items[j]
+		if it.bad != "" {
+			s.badEvent(it.bad)
+			continue
+		}
+		s.rep.Scored++
+		if it.empty {
+			s.rep.Empty++
+		}
+		if it.label != nil {
+			s.addLabel(it.label, it.pred)
+		} else if it.id != "" && s.c.JoinWindow > 0 {
+			s.remember(it.id, it.pred)
+		}
+	}
+	s.joinWaiting()
+	clear(b.items)
+	b.items = b.items[:0]
+	s.free = append(s.free, b)
+}
+
+// score runs on a worker: it scores the batch, then encodes and writes
+// its predictions.
+func (s *scorer) score(b *replayBatch) {
+	k := len(b.items)
+	xs, out, errs := b.rows[:k], b.out[:k], b.errs[:k]
 	clear(errs)
 	t0 := time.Now()
-	if err := replayBatch(s.m, xs, out, errs); err != nil {
+	if err := predictBatch(s.m, xs, out, errs); err != nil {
 		for j := range errs {
 			errs[j] = err
 		}
@@ -750,55 +865,51 @@ func (s *scorer) flush() {
 	now := time.Now()
 	latency := now.Sub(t0).Microseconds() / int64(k)
 	policy := s.d.Options.EmptyPolicy()
-	for j := range s.items {
-		it := &s.items[j]
+	var scored int64
+	for j := range b.items {
+		it := &b.items[j]
 		if errs[j] != nil {
-			s.badEvent(msg.CodeModelError)
+			it.bad = msg.CodeModelError
 			continue
 		}
 		p := out[j]
 		out[j] = serving.Prediction{}
-		s.rep.Scored++
-		s.scored.Add(1)
-		if it.label != nil {
-			s.score(it.label, p.Label, p.Value)
-		} else if it.id != "" && s.c.JoinWindow > 0 {
-			s.remember(it.id, p)
-		}
+		it.pred = joined{label: p.Label, value: p.Value}
 		if p.Empty() {
 			switch policy {
 			case serving.OnEmptySkip:
-				s.rep.Empty++
+				it.empty = true
+				scored++
 				continue
 			case serving.OnEmptyDeadLetter:
-				s.badEvent(msg.CodeModelError)
+				it.bad = msg.CodeModelError
 				continue
 			}
 		}
 		user, err := ingress.ReplayUser(s.prog, it.rec, it.msgpack, p)
 		if err != nil {
-			s.badEvent(msg.CodeModelError)
+			it.bad = msg.CodeModelError
 			continue
 		}
-		b, err := ingress.EncodeReplayPrediction(&ingress.ReplayPrediction{Model: s.c.Model, Version: s.d.Version, ID: it.id,
+		v, err := ingress.EncodeReplayPrediction(&ingress.ReplayPrediction{Model: s.c.Model, Version: s.d.Version, ID: it.id,
 			Prediction: p, User: user, Node: "replay", LatencyUS: latency, TS: now.UTC()}, s.d.Labels, it.msgpack)
 		if err != nil {
-			s.badEvent(msg.CodeModelError)
+			it.bad = msg.CodeModelError
 			continue
 		}
+		scored++
 		key := it.rec.Key
 		if it.id != "" {
 			key = []byte(it.id)
 		}
-		rec := &kgo.Record{Key: key, Value: b, Headers: []kgo.RecordHeader{{Key: "actorserve-replay-of",
+		rec := &kgo.Record{Key: key, Value: v, Headers: []kgo.RecordHeader{{Key: "actorserve-replay-of",
 			Value: []byte(it.rec.Topic + "/" + strconv.Itoa(int(it.rec.Partition)) + "/" + strconv.FormatInt(it.rec.Offset, 10))}}}
 		if it.msgpack {
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: "content-type", Value: []byte("application/msgpack")})
 		}
 		s.cl.Produce(context.Background(), rec, s.produced)
 	}
-	clear(s.items)
-	s.items = s.items[:0]
+	s.scored.Add(scored)
 }
 
 func (s *scorer) produced(_ *kgo.Record, err error) {
@@ -819,30 +930,30 @@ func (s *scorer) err() error {
 	return s.firstErr
 }
 
-// score adds one labelled prediction to the figures, as the model actor
-// measures a model that does not learn.
-func (s *scorer) score(l *msg.Label, label string, value *float64) {
-	s.rep.Labels++
+// addLabel adds one labelled prediction to the figures, as the model
+// actor measures a model that does not learn.
+func (s *scorer) addLabel(l *msg.Label, p joined) {
 	if s.rep.Regression {
-		if v, err := l.Float(); err == nil && value != nil {
-			s.rep.AbsErr += math.Abs(v - *value)
-		} else {
-			s.rep.Labels--
+		if v, err := l.Float(); err == nil && p.value != nil {
+			s.rep.Labels++
+			s.rep.AbsErr += math.Abs(v - *p.value)
 		}
 		return
 	}
-	if l.String() == label {
+	s.rep.Labels++
+	if l.String() == p.label {
 		s.rep.Correct++
 	}
 }
 
 // remember keeps a prediction for a later label-only event, forgetting
 // the oldest beyond the join window.
-func (s *scorer) remember(id string, p serving.Prediction) {
+func (s *scorer) remember(id string, p joined) {
 	if _, ok := s.join[id]; !ok {
 		if len(s.join) >= s.c.JoinWindow {
 			for s.joinHead < len(s.joinOrder) {
 				old := s.joinOrder[s.joinHead]
+				s.joinOrder[s.joinHead] = ""
 				s.joinHead++
 				if _, ok := s.join[old]; ok {
 					delete(s.join, old)
@@ -856,23 +967,55 @@ func (s *scorer) remember(id string, p serving.Prediction) {
 			s.joinHead = 0
 		}
 	}
-	s.join[id] = joined{label: p.Label, value: p.Value}
+	s.join[id] = p
 }
 
-func (s *scorer) joinLabel(id string, l *msg.Label) {
-	for i := range s.items {
-		if s.items[i].id == id {
-			s.flush() // the prediction waits in the batch
+// labelOnly joins a label-only event to its prediction once every batch
+// read before it was applied.
+func (s *scorer) labelOnly(id string, l *msg.Label) {
+	for i := range s.cur.items {
+		if s.cur.items[i].id == id {
+			s.dispatch() // its prediction waits in the current batch
 			break
 		}
 	}
-	j, ok := s.join[id]
-	if !ok || id == "" {
-		s.rep.Unmatched++
-		return
+	s.waiting = append(s.waiting, labelOnly{after: s.seq, id: id, label: l})
+	if len(s.inflight) == 0 || len(s.waiting) >= maxLabelsWaiting {
+		for len(s.inflight) > 0 && len(s.waiting) >= maxLabelsWaiting {
+			s.applyHead()
+		}
+		s.joinWaiting()
 	}
-	delete(s.join, id)
-	s.score(l, j.label, j.value)
+}
+
+// maxLabelsWaiting bounds the label-only events held for batches in
+// flight.
+const maxLabelsWaiting = 4096
+
+// joinWaiting joins the waiting label-only events whose batches were
+// applied.
+func (s *scorer) joinWaiting() {
+	applied := s.seq
+	if len(s.inflight) > 0 {
+		applied = s.inflight[0].seq - 1
+	}
+	n := 0
+	for n < len(s.waiting) && s.waiting[n].after <= applied {
+		w := s.waiting[n]
+		s.waiting[n] = labelOnly{}
+		n++
+		j, ok := s.join[w.id]
+		if !ok || w.id == "" {
+			s.rep.Unmatched++
+			continue
+		}
+		delete(s.join, w.id)
+		s.addLabel(w.label, j)
+	}
+	s.waiting = s.waiting[n:]
+	if len(s.waiting) == 0 {
+		s.waiting = nil
+	}
 }
 
 // startProgress prints progress every c.Progress until the returned
@@ -908,9 +1051,9 @@ func (s *scorer) finish(start time.Time) *replayReport {
 	return s.rep
 }
 
-// replayBatch scores a batch; a panicking model fails the batch, as in
+// predictBatch scores a batch; a panicking model fails the batch, as in
 // the model actor.
-func replayBatch(m serving.Model, xs [][]float64, out []serving.Prediction, errs []error) (err error) {
+func predictBatch(m serving.Model, xs [][]float64, out []serving.Prediction, errs []error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: the model panicked: %v", serving.ErrModel, r)

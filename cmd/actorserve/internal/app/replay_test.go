@@ -124,7 +124,7 @@ func recsOf(evs []*rpEvent) []*kgo.Record {
 }
 
 // rpRead reads every record of topic.
-func rpRead(t *testing.T, brokers []string, topic string) []rpOut {
+func rpRead(t testing.TB, brokers []string, topic string) []rpOut {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -139,7 +139,7 @@ func rpRead(t *testing.T, brokers []string, topic string) []rpOut {
 	var want int64
 	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
 	var out []rpOut
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	for int64(len(out)) < want {
 		fs := cl.PollFetches(ctx)
@@ -278,10 +278,20 @@ func TestReplay(t *testing.T) {
 	all := func(*rpEvent) bool { return true }
 	wantBad := map[string]int64{"decode_error": 6, "schema_mismatch": 6, "nan_rejected": 2}
 
-	for _, v := range []int64{1, 2} {
-		t.Run(fmt.Sprintf("version%d", v), func(t *testing.T) {
-			topic := fmt.Sprintf("replay.rp.v%d", v)
-			rep, err := replay(t.Context(), rpConfig(brokers, v, topic, "start", ""), ioDiscard{})
+	// Version 1 also in batches of 3 on 4 workers: many batches in
+	// flight, labels joined across them.
+	for _, tc := range []struct {
+		v              int64
+		batch, workers int
+	}{{1, 0, 0}, {2, 0, 0}, {1, 3, 4}} {
+		v := tc.v
+		t.Run(fmt.Sprintf("version%d-batch%d", v, tc.batch), func(t *testing.T) {
+			topic := fmt.Sprintf("replay.rp.v%d.b%d", v, tc.batch)
+			c := rpConfig(brokers, v, topic, "start", "")
+			if tc.batch > 0 {
+				c.Batch, c.Workers = tc.batch, tc.workers
+			}
+			rep, err := replay(t.Context(), c, ioDiscard{})
 			if err != nil {
 				t.Fatal(err)
 			}
