@@ -419,3 +419,55 @@ func mapsEqual(a, b map[string]float64) bool {
 	}
 	return true
 }
+
+// TestReplayOverTLSAndSASL: replay reaches a broker that speaks only TLS
+// and SCRAM with the node's Kafka flags, and creates its output topic.
+func TestReplayOverTLSAndSASL(t *testing.T) {
+	brokers, secure, _, _, _, _ := secureKafka(t)
+	opts, err := secure.opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(brokers...))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(t.Context(), 1, -1, nil, "actorserve.models"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(t.Context(), 3, -1, nil, "actorserve.events"); err != nil {
+		t.Fatal(err)
+	}
+	d := &serving.Descriptor{ID: "rp", Version: 1, Format: "linear", Features: []string{"a"},
+		Data: json.RawMessage(`{"coefficients": [[2]], "intercepts": [1], "link": "identity"}`)}
+	body, err := d.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*kgo.Record{{Topic: "actorserve.models", Key: []byte("rp"), Value: body}}
+	for i := range 50 {
+		recs = append(recs, &kgo.Record{Topic: "actorserve.events", Key: []byte("rp"), Value: fmt.Appendf(nil, `{"id":"s-%d","features":[%d],"label":%d}`, i, i, 2*i)})
+	}
+	ingProduce(t, cl, recs...)
+
+	var stdout, stderr bytes.Buffer
+	err = Run(t.Context(), []string{"replay", "--brokers", strings.Join(brokers, ","), "--model", "rp", "--from", "start", "--output", "replay.secure",
+		"--kafka-tls", "--kafka-ca-file", secure.CAFile, "--kafka-sasl", secure.SASL, "--kafka-sasl-user", secure.User,
+		"--kafka-sasl-password-file", secure.PasswordFile}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"replayed model rp version 1 to replay.secure: 50 events", "scored 50, written 50", "labels 50: MAE 1"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// Without the flags the broker is out of reach.
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if err := Run(ctx, []string{"replay", "--brokers", strings.Join(brokers, ","), "--model", "rp", "--from", "start", "--output", "replay.plain"}, &stdout, &stderr); err == nil {
+		t.Errorf("a replay without TLS and SASL reached the broker")
+	}
+}
