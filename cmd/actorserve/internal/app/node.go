@@ -159,6 +159,7 @@ type Node struct {
 	ingressCancel    context.CancelFunc
 	ingressDone      chan struct{}
 	httpSrv          *http.Server
+	boot             *boot // answers probes until the API takes over
 	httpAddr         string
 	// httpAdvertised is the HTTP address peers and clients are told.
 	httpAdvertised string
@@ -280,9 +281,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	cfg.Sources.apply()
 	logger = logger.With("node", cfg.Cluster.Name)
-	if err := ensureTopics(ctx, &cfg, logger); err != nil {
-		return nil, err
-	}
 	n := &Node{cfg: cfg, logger: logger}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -293,12 +291,29 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		}
 	}()
 
-	// HTTP listener first: with port 0 its real address is advertised to peers.
+	// HTTP listener first: with port 0 its real address is advertised to
+	// peers, and it answers probes at once (/livez 200, /readyz 503 with
+	// what the node waits for) until the API takes over.
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
 	n.httpAddr = ln.Addr().String()
+	if err := n.serveHTTP(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	bootCtx, bootDone := context.WithCancel(ctx)
+	defer bootDone()
+	go n.boot.watchBrokers(bootCtx, cfg.Brokers, logger)
+	n.boot.setPhase("waiting for a Kafka broker")
+	if err := n.boot.awaitBrokers(ctx); err != nil {
+		return nil, err
+	}
+	n.boot.setPhase("checking topics")
+	if err := ensureTopics(ctx, &cfg, logger); err != nil {
+		return nil, err
+	}
 	cfg.Cluster.HTTP = n.httpAddr
 	if cfg.Cluster.Advertise != "" {
 		_, port, _ := net.SplitHostPort(n.httpAddr)
@@ -309,7 +324,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	reg := prometheus.NewRegistry()
 	table, err := control.NewTable(cfg.Control, decodeDescriptor, logger, reg)
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	table.SetResolver(resolveVersion(logger.With("component", "control")))
@@ -326,7 +340,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	// be larger than a producer batch's default 1 MB.
 	n.kafka, err = kgo.NewClient(append(slices.Clone(cfg.kafkaOpts), kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0), kgo.ProducerBatchMaxBytes(MaxRecordBytes))...)
 	if err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 
@@ -341,7 +354,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	n.Host = model.NewHost(cfg.Model, cfg.Cluster.Name, table, formats, logger)
 	n.State, err = state.New(cfg.Brokers, cfg.StateTopic, n.kafka, logger, cfg.kafkaOpts...)
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	n.Host.SetCheckpoints(n.State)
@@ -354,8 +366,8 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}()
 	// Model actors restore learned state on activation: read it before
 	// this node hosts any.
+	n.boot.setPhase("reading the state topic")
 	if err := n.State.WaitReady(ctx); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("read the state topic: %w", err)
 	}
 
@@ -380,7 +392,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		OnFenced:  func(string) { n.Host.Fenced() },
 	}, logger)
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	if !cfg.Ingress.Disabled {
@@ -388,7 +399,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		icfg.MemberAddr = n.Cluster.RemoteAddr
 		n.Ingress, err = ingress.New(icfg, cfg.Cluster.Name, table, n.Host.Client(n.Cluster), logger)
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
 		// New activations of learning models replay their labelled events
@@ -397,12 +407,12 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	// Join only with the descriptor table loaded: a model placed on this
 	// node the moment it joins must find its descriptor.
+	n.boot.setPhase("reading the control topic")
 	if err := table.WaitReady(ctx); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("read the control topic: %w", err)
 	}
+	n.boot.setPhase("joining the cluster")
 	if err := n.Cluster.Start(ctx); err != nil {
-		ln.Close()
 		return nil, err
 	}
 
@@ -440,7 +450,6 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 		})
 	}
 	if err := registerMetrics(reg, n, cfg.MetricsMaxModels); err != nil {
-		ln.Close()
 		return nil, err
 	}
 
@@ -461,16 +470,26 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 			return nil
 		},
 	})
+	n.boot.serve(n.API.Handler())
+	ok = true
+	logger.Info("node ready to serve", "http", n.httpAddr, "gossip", n.Cluster.GossipAddr(), "remote", n.Cluster.RemoteAddr())
+	return n, nil
+}
+
+// serveHTTP serves ln (with TLS when configured): the boot handler until
+// the API takes over.
+func (n *Node) serveHTTP(ln net.Listener) error {
+	cfg, logger := n.cfg, n.logger
 	tlsCfg, err := cfg.HTTP.TLSConfig()
 	if err != nil {
-		ln.Close()
-		return nil, err
+		return err
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
+	n.boot = newBoot()
 	n.httpSrv = &http.Server{
-		Handler:           n.API.Handler(),
+		Handler:           n.boot,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      cfg.HTTP.PredictTimeout + time.Minute,
@@ -487,9 +506,7 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 			logger.Error("http server stopped", "err", err)
 		}
 	}()
-	ok = true
-	logger.Info("node ready to serve", "http", n.httpAddr, "gossip", n.Cluster.GossipAddr(), "remote", n.Cluster.RemoteAddr())
-	return n, nil
+	return nil
 }
 
 // logEvent is an event as appended to the input topic for learning.
