@@ -88,7 +88,7 @@ func (c *replayConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Shadow, "shadow-topic", c.Shadow, "the cluster's shadow topic (refused as --output)")
 	fs.StringVar(&c.DeadLetter, "deadletter-topic", c.DeadLetter, "the cluster's dead-letter topic (refused as --output)")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "events scored per model call")
-	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines scoring and writing batches (default: the CPUs)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "goroutines scoring and writing batches, one per CPU by default")
 	fs.IntVar(&c.JoinWindow, "join-window", c.JoinWindow, "predictions kept waiting for a later label-only event with the same id")
 	fs.DurationVar(&c.Progress, "progress", c.Progress, "how often progress is printed on stderr (0 = never)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop when no record arrives this long before every partition reached --to (records missing from a compacted topic, transaction markers)")
