@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -126,6 +127,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	var h httpFlags
 	h.register(fs)
+	id := fs.String("id", "", "model id (default: the descriptor's \"id\", else the file name without its extension)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -136,21 +138,32 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var head struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil || head.ID == "" {
-		return fmt.Errorf("%s: a descriptor is a JSON object with an \"id\"", fs.Arg(0))
+	if *id == "" {
+		*id = deployID(fs.Arg(0), b)
 	}
 	var out struct {
 		ID      string `json:"id"`
 		Version int64  `json:"version"`
 	}
-	if err := call(ctx, http.MethodPut, h.url("/v1/models/"+head.ID), b, &out); err != nil {
+	// The node checks the descriptor: its error is shown as it is.
+	if err := call(ctx, http.MethodPut, h.url("/v1/models/"+url.PathEscape(*id)), b, &out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "deployed %s version %d\n", out.ID, out.Version)
 	return nil
+}
+
+// deployID is the id of a descriptor file without --id: its "id" when it
+// has one, else the file name without its extension.
+func deployID(path string, b []byte) string {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(b, &head) == nil && head.ID != "" {
+		return head.ID
+	}
+	base := filepath.Base(path)
+	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -53,6 +53,9 @@ func init() {
 
 // Run runs the command line args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 2 && args[0] == "help" {
+		args = []string{args[1], "-h"} // actorserve help COMMAND
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -78,12 +81,13 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'actorserve COMMAND -h' for a command's flags. Every flag can also be set as ACTORSERVE_<FLAG> (for example ACTORSERVE_HTTP=127.0.0.1:8081); flags win.")
+	fmt.Fprintln(w, "\nRun 'actorserve COMMAND -h' (or 'actorserve help COMMAND') for a command's usage, an example and its flags. Every flag can also be set as ACTORSERVE_<FLAG> (for example ACTORSERVE_HTTP=127.0.0.1:8081); flags win.")
 }
 
 // parse parses args (flags may come before or after positional
 // arguments), then fills every flag not given from ACTORSERVE_<NAME>.
 func parse(fs *flag.FlagSet, args []string) error {
+	setUsage(fs)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -268,7 +272,15 @@ Press Ctrl+C to stop.
 	return n.Shutdown(context.Background())
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: version takes no arguments", ErrUsage)
+	}
 	fmt.Fprintln(stdout, "actorserve", buildVersion())
 	return nil
 }
