@@ -79,9 +79,15 @@ func (s *Server) routeOIP() {
 		s.drainMu.RLock()
 		draining := s.draining
 		s.drainMu.RUnlock()
-		if draining || (s.d.Ready != nil && s.d.Ready() != nil) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+		if draining {
+			writeError(w, http.StatusServiceUnavailable, "draining", "node is shutting down")
 			return
+		}
+		if s.d.Ready != nil {
+			if err := s.d.Ready(); err != nil {
+				writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -651,6 +652,7 @@ func (a *modelActor) row(i int) []float64 {
 // teach feeds one label: an online model learns from it; any model is
 // scored against it. joined says the label came after its prediction.
 func (a *modelActor) teach(x []float64, l *msg.Label, pred serving.Prediction, joined bool) error {
+	scoreLabel(a.stats, l, pred)
 	if a.online == nil {
 		a.tracker.add(l, pred)
 		return nil
@@ -674,6 +676,18 @@ func (a *modelActor) teach(x []float64, l *msg.Label, pred serving.Prediction, j
 		a.logger.Info("concept drift detected", "updates", a.online.Stats().Updates)
 	}
 	return nil
+}
+
+// scoreLabel records in st's history whether pred got label l right (a
+// class) or how far it was (a value).
+func scoreLabel(st *Stats, l *msg.Label, pred serving.Prediction) {
+	if pred.Value != nil && pred.Label == "" {
+		if v, err := l.Float(); err == nil {
+			st.label(true, false, math.Abs(*pred.Value-v))
+		}
+		return
+	}
+	st.label(false, pred.Label == l.String(), 0)
 }
 
 // publishLearning copies the learning statistics into the stats readers

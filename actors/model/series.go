@@ -27,7 +27,13 @@ type minuteSlot struct {
 	events int64
 	errors int64
 	p50NS  float64
+	p95NS  float64
 	p99NS  float64
+	// labels scored this minute: how many, how many the model got right
+	// (classification), and the sum of absolute errors (regression)
+	labels, correct int64
+	absErr          float64
+	regression      bool
 }
 
 // series is a model's recent time series: events per second over the last
@@ -55,8 +61,8 @@ func (s *series) roll(now time.Time) {
 	if s.cur.minute == m {
 		return
 	}
-	if s.cur.minute != 0 && (s.cur.events > 0 || s.cur.errors > 0) {
-		s.cur.p50NS, s.cur.p99NS = s.quantiles()
+	if s.cur.minute != 0 && (s.cur.events > 0 || s.cur.errors > 0 || s.cur.labels > 0) {
+		s.cur.p50NS, s.cur.p95NS, s.cur.p99NS = s.quantiles()
 		s.mins = append(s.mins, s.cur)
 	}
 	// Keep the minutes of the last hour only, in place.
@@ -74,17 +80,30 @@ func (s *series) roll(now time.Time) {
 	}
 }
 
-// quantiles returns the p50 and p99 latency of the minute in progress.
-func (s *series) quantiles() (p50, p99 float64) {
+// quantiles returns the p50, p95 and p99 latency of the minute in progress.
+func (s *series) quantiles() (p50, p95, p99 float64) {
 	switch {
 	case s.curObs == 1:
-		return s.curOne, s.curOne
+		return s.curOne, s.curOne, s.curOne
 	case s.curObs > 1 && !s.curSk.IsEmpty():
-		if q, err := s.curSk.GetValuesAtQuantiles([]float64{0.5, 0.99}); err == nil {
-			return q[0], q[1]
+		if q, err := s.curSk.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
+			return q[0], q[1], q[2]
 		}
 	}
-	return 0, 0
+	return 0, 0, 0
+}
+
+// label records one label scored against a prediction in the minute in
+// progress: right or wrong for a classifier, its absolute error for a
+// regression.
+func (s *series) label(now time.Time, regression, correct bool, absErr float64) {
+	s.roll(now)
+	s.cur.regression = regression
+	s.cur.labels++
+	if correct {
+		s.cur.correct++
+	}
+	s.cur.absErr += absErr
 }
 
 // observe records n events of perNS each in the minute in progress: the
@@ -159,8 +178,8 @@ func (s *series) history(now time.Time) []msg.HistoryPoint {
 		}
 	}
 	cur := s.cur
-	if cur.events > 0 || cur.errors > 0 {
-		cur.p50NS, cur.p99NS = s.quantiles()
+	if cur.events > 0 || cur.errors > 0 || cur.labels > 0 {
+		cur.p50NS, cur.p95NS, cur.p99NS = s.quantiles()
 		elapsed := math.Max(1, float64(now.Unix()%60+1))
 		out = append(out, point(cur, elapsed))
 	}
@@ -168,8 +187,18 @@ func (s *series) history(now time.Time) []msg.HistoryPoint {
 }
 
 func point(sl minuteSlot, seconds float64) msg.HistoryPoint {
-	return msg.HistoryPoint{
+	p := msg.HistoryPoint{
 		Minute: time.Unix(sl.minute*60, 0).UTC(), Events: sl.events, Errors: sl.errors,
-		Rate: float64(sl.events) / seconds, P50MS: sl.p50NS / 1e6, P99MS: sl.p99NS / 1e6,
+		Rate: float64(sl.events) / seconds, P50MS: sl.p50NS / 1e6, P95MS: sl.p95NS / 1e6, P99MS: sl.p99NS / 1e6,
+		Labels: sl.labels,
 	}
+	switch {
+	case sl.labels > 0 && sl.regression:
+		mae := sl.absErr / float64(sl.labels)
+		p.MAE = &mae
+	case sl.labels > 0:
+		acc := float64(sl.correct) / float64(sl.labels)
+		p.Accuracy = &acc
+	}
+	return p
 }

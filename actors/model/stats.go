@@ -154,6 +154,14 @@ func (s *Stats) observe(d time.Duration, n int, now time.Time) {
 	s.mu.Unlock()
 }
 
+// label records one label scored against the model's prediction, for the
+// per-minute accuracy (or mean absolute error) of the history.
+func (s *Stats) label(regression, correct bool, absErr float64) {
+	s.mu.Lock()
+	s.series.label(time.Now(), regression, correct, absErr)
+	s.mu.Unlock()
+}
+
 // fail records n events that could not be scored, by reason code.
 func (s *Stats) fail(code, text string, n int) {
 	s.mu.Lock()

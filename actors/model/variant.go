@@ -212,6 +212,7 @@ func agree(a, b serving.Prediction) bool {
 func (a *modelActor) teachVariant(x []float64, l *msg.Label, pred, primary serving.Prediction) {
 	v := a.variant
 	v.labels++
+	scoreLabel(v.stats, l, pred)
 	v.mine.add(l, pred)
 	v.theirs.add(l, primary)
 	if v.online == nil || x == nil {

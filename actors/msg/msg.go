@@ -365,7 +365,14 @@ type HistoryPoint struct {
 	Errors int64     `msgpack:"e" json:"errors"`
 	Rate   float64   `msgpack:"r" json:"rate"`
 	P50MS  float64   `msgpack:"p5" json:"p50_ms"`
+	P95MS  float64   `msgpack:"p95" json:"p95_ms"`
 	P99MS  float64   `msgpack:"p9" json:"p99_ms"`
+	// Labels scored this minute, and the model's accuracy on them
+	// (classification) or mean absolute error (regression); absent
+	// without labels.
+	Labels   int64    `msgpack:"lb,omitempty" json:"labels,omitempty"`
+	Accuracy *float64 `msgpack:"ac,omitempty" json:"accuracy,omitempty"`
+	MAE      *float64 `msgpack:"ae,omitempty" json:"mae,omitempty"`
 }
 
 // HistoryReply answers a HistoryQuery; Found is false when the node does

@@ -99,7 +99,7 @@ func samples() map[uint32]wire.Message {
 			Totals:     &msg.NodeTotals{Active: 3, Usage: 40, Errors: 2, Rate1m: 1.5}},
 		msg.TypeHistoryQuery: &msg.HistoryQuery{ID: "m1"},
 		msg.TypeHistoryReply: &msg.HistoryReply{Node: "n3", Found: true, Points: []msg.HistoryPoint{
-			{Minute: at(1_700_000_040, 0), Events: 120, Errors: 2, Rate: 2, P50MS: 0.05, P99MS: 1.25},
+			{Minute: at(1_700_000_040, 0), Events: 120, Errors: 2, Rate: 2, P50MS: 0.05, P95MS: 0.5, P99MS: 1.25, Labels: 40, Accuracy: ptr(0.9), MAE: ptr(0.3)},
 		}},
 	}
 }

@@ -5,6 +5,7 @@
   'use strict';
 
   var POLL_MS = 2000;
+  var PAGE_SIZE = 100; // models per page: the API pages by id, each node sending only its part
   var SPARK_SAMPLES = 31; // one minute of 2 s polls
   var SVGNS = 'http://www.w3.org/2000/svg';
 
@@ -16,7 +17,11 @@
     selected: null,    // selected model id
     sort: { key: 'id', dir: 1 },
     filter: '',
+    cursor: '',        // cursor of the page shown ('' = the first)
+    offset: 0,         // models before the page shown
+    back: [],          // {cursor, offset} of the pages before, for "previous"
     samples: {},       // model id -> [{t, usage}] for the table sparklines
+    trend: {},         // model id -> {at, points} of its history, served by the node hosting it
     lastOK: 0,
     seq: 0,
     timer: 0
@@ -216,14 +221,14 @@
   var COLS = [
     { key: 'id', label: 'Model', text: true },
     { key: 'state', label: 'State', text: true },
-    { key: 'node', label: 'Node', text: true },
+    { key: 'node', label: 'Node', text: true, secondary: true },
     { key: 'usage', label: 'Events', num: true },
     { key: 'rate_1m', label: 'Rate/s', num: true, title: 'events per second over the last minute' },
-    { key: 'trend', label: 'Trend', spark: true, title: 'events per second between refreshes, last minute' },
+    { key: 'trend', label: 'Trend', spark: true, title: 'events per second, per minute over the last 15 minutes (from the model\'s history)' },
     { key: 'errors', label: 'Errors', num: true },
-    { key: 'p50_ms', label: 'p50', num: true, title: 'median scoring latency' },
+    { key: 'p50_ms', label: 'p50', num: true, title: 'median scoring latency', secondary: true },
     { key: 'p99_ms', label: 'p99', num: true, title: '99th percentile scoring latency' },
-    { key: 'mailbox', label: 'Queue', num: true, title: 'requests waiting in the actor\'s mailbox' },
+    { key: 'mailbox', label: 'Queue', num: true, title: 'requests waiting in the actor\'s mailbox', secondary: true },
     { key: 'accuracy', label: 'Accuracy', num: true, learning: true, get: accuracyOf }
   ];
 
@@ -242,7 +247,7 @@
     tr.replaceChildren();
     cols.forEach(function (c) {
       var th = el('th', {
-        cls: c.num ? 'num' : null, title: c.title, 'data-key': c.key,
+        cls: ((c.num ? 'num' : '') + (c.secondary ? ' secondary' : '')).trim() || null, title: c.title, 'data-key': c.key,
         tabindex: c.spark ? null : '0',
         'aria-sort': state.sort.key === c.key ? (state.sort.dir > 0 ? 'ascending' : 'descending') : null
       }, c.label);
@@ -290,16 +295,53 @@
     Object.keys(state.samples).forEach(function (id) { if (!seen[id]) delete state.samples[id]; });
   }
 
-  function sparkline(id) {
-    var s = state.samples[id] || [];
+  // The trend of the table: the events per minute of the last
+  // TREND_MINUTES from the model's history, which the node hosting it
+  // serves, so the trend is there on load; until that arrives, the rates
+  // between this page's polls.
+  var TREND_MINUTES = 15, TREND_REFRESH_MS = 60000, TREND_FETCHES = 8;
+
+  function refreshTrends(models) {
+    var now = Date.now(), started = 0;
+    models.forEach(function (m) {
+      var tr = state.trend[m.id];
+      if (m.state === 'inactive' || started >= TREND_FETCHES || (tr && (tr.loading || now - tr.at < TREND_REFRESH_MS))) return;
+      started++;
+      state.trend[m.id] = { at: now, points: tr ? tr.points : null, loading: true };
+      getJSON('/v1/models/' + encodeURIComponent(m.id) + '/history').then(function (h) {
+        state.trend[m.id] = { at: Date.now(), points: (h && h.points) || [] };
+      }, function () {
+        state.trend[m.id] = { at: Date.now(), points: tr ? tr.points : null };
+      });
+    });
+  }
+
+  function trendRates(id) {
+    var tr = state.trend[id];
+    if (!tr || !tr.points || tr.points.length === 0) return null;
+    var last = Math.floor(Date.now() / 60000), byMin = {};
+    tr.points.forEach(function (p) { byMin[Math.floor(parseTime(p.minute) / 60000)] = p.rate; });
     var rates = [];
-    for (var i = 1; i < s.length; i++) {
-      var dt = (s[i].t - s[i - 1].t) / 1000;
-      rates.push(dt > 0 ? Math.max(0, s[i].usage - s[i - 1].usage) / dt : 0);
+    for (var m = last - TREND_MINUTES + 1; m <= last; m++) rates.push(byMin[m] || 0);
+    return rates;
+  }
+
+  function sparkline(id) {
+    var rates = trendRates(id), source = 'history';
+    var n = TREND_MINUTES;
+    if (!rates) {
+      source = 'polls';
+      n = SPARK_SAMPLES - 1;
+      rates = [];
+      var s = state.samples[id] || [];
+      for (var i = 1; i < s.length; i++) {
+        var dt = (s[i].t - s[i - 1].t) / 1000;
+        rates.push(dt > 0 ? Math.max(0, s[i].usage - s[i - 1].usage) / dt : 0);
+      }
     }
-    var w = 64, h = 18, n = SPARK_SAMPLES - 1;
+    var w = 64, h = 18;
     var max = Math.max.apply(null, rates.concat([0]));
-    var e = svg('svg', { cls: 'spark', viewBox: '0 0 ' + w + ' ' + h, 'aria-hidden': 'true', 'data-samples': rates.length });
+    var e = svg('svg', { cls: 'spark', viewBox: '0 0 ' + w + ' ' + h, 'aria-hidden': 'true', 'data-samples': rates.length, 'data-source': source });
     if (rates.length < 2 || max <= 0) {
       e.appendChild(svg('polyline', { points: '0,' + (h - 1) + ' ' + w + ',' + (h - 1), opacity: '.35' }));
       return e;
@@ -324,7 +366,11 @@
     var sortCol = cols.filter(function (c) { return c.key === state.sort.key; })[0] || cols[0];
     var terms = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = models.filter(function (m) { return matches(m, terms); }).sort(compare(sortCol, state.sort.dir));
-    $('models-count').textContent = terms.length ? shown.length + ' of ' + models.length : String(models.length);
+    var total = typeof list.total === 'number' ? list.total : models.length;
+    var range = models.length === 0 ? '0' : fmtInt(state.offset + 1) + '–' + fmtInt(state.offset + models.length);
+    $('models-count').textContent = (terms.length ? shown.length + ' matching of ' : '') + range + ' of ' + fmtInt(total);
+    $('page-prev').disabled = state.back.length === 0;
+    $('page-next').disabled = !list.next;
 
     var tbody = document.querySelector('#models tbody');
     var rows = shown.map(function (m) {
@@ -332,7 +378,11 @@
         'data-id': m.id, 'data-usage': m.usage || 0, 'data-state': m.state,
         cls: m.id === state.selected ? 'selected' : null, tabindex: '0'
       });
-      cols.forEach(function (c) { tr.appendChild(cell(c, m)); });
+      cols.forEach(function (c) {
+        var td = cell(c, m);
+        if (c.secondary) td.classList.add('secondary');
+        tr.appendChild(td);
+      });
       tr.addEventListener('click', function () { select(m.id); });
       tr.addEventListener('keydown', function (e) { if (e.key === 'Enter') select(m.id); });
       return tr;
@@ -664,16 +714,38 @@
     });
     chart($('c-latency'), {
       name: 'latency', model: id, points: pts.filter(function (p) { return p.events > 0; }), win: win, markers: markers,
-      lines: [{ key: 'p50_ms', cls: 'p50', label: 'p50', fmt: fmtDur }, { key: 'p99_ms', cls: 'p99', label: 'p99', fmt: fmtDur }],
+      lines: [{ key: 'p50_ms', cls: 'p50', label: 'p50', fmt: fmtDur }, { key: 'p95_ms', cls: 'p95', label: 'p95', fmt: fmtDur },
+        { key: 'p99_ms', cls: 'p99', label: 'p99', fmt: fmtDur }],
       yfmt: function (v) { return trimZeros(fmtDur(v)); }
     });
+    var errs = pts.filter(function (p) { return p.events + p.errors > 0; }).map(function (p) {
+      return Object.assign({}, p, { error_rate: p.errors / (p.events + p.errors) });
+    });
+    chart($('c-errors'), {
+      name: 'errors', model: id, points: errs, win: win, markers: markers,
+      lines: [{ key: 'error_rate', cls: 'p99', label: 'error rate', fmt: fmtPct }],
+      extra: function (p) { return fmtInt(p.errors) + ' of ' + fmtInt(p.events + p.errors) + ' events failed'; },
+      yfmt: function (v) { return trimZeros((v * 100).toFixed(v < 0.1 ? 1 : 0)) + '%'; }
+    });
+    // Accuracy (or mean absolute error) per minute on the labels scored in it.
     var acc = pts.filter(function (p) { return isNum(p.accuracy); });
-    $('c-accuracy-box').hidden = acc.length === 0;
+    var mae = pts.filter(function (p) { return isNum(p.mae); });
+    $('c-accuracy-box').hidden = acc.length === 0 && mae.length === 0;
     if (acc.length) {
+      $('c-accuracy-title').textContent = 'Accuracy';
       chart($('c-accuracy'), {
         name: 'accuracy', model: id, points: acc, win: win, markers: markers, ymax: 1,
         lines: [{ key: 'accuracy', cls: 'acc', label: 'accuracy', fmt: fmtPct }],
+        extra: function (p) { return fmtInt(p.labels) + ' labels'; },
         yfmt: function (v) { return Math.round(v * 100) + '%'; }
+      });
+    } else if (mae.length) {
+      $('c-accuracy-title').textContent = 'Mean absolute error';
+      chart($('c-accuracy'), {
+        name: 'mae', model: id, points: mae, win: win, markers: markers,
+        lines: [{ key: 'mae', cls: 'acc', label: 'MAE', fmt: fmtNum }],
+        extra: function (p) { return fmtInt(p.labels) + ' labels'; },
+        yfmt: function (v) { return trimZeros(fmtNum(v)); }
       });
     }
   }
@@ -794,11 +866,13 @@
       state.timer = setTimeout(tick, POLL_MS);
       return;
     }
-    Promise.allSettled([getJSON('/v1/models'), getJSON('/v1/cluster'), refreshDetail()]).then(function (r) {
+    var listURL = '/v1/models?limit=' + PAGE_SIZE + (state.cursor ? '&cursor=' + encodeURIComponent(state.cursor) : '');
+    Promise.allSettled([getJSON(listURL), getJSON('/v1/cluster'), refreshDetail()]).then(function (r) {
       var errs = [];
       if (r[0].status === 'fulfilled') {
         state.list = r[0].value;
         recordSamples(state.list.models || []);
+        refreshTrends(state.list.models || []);
       } else errs.push(r[0].reason);
       if (r[1].status === 'fulfilled') state.cluster = r[1].value;
       else errs.push(r[1].reason);
@@ -841,6 +915,21 @@
     filter.value = state.filter;
     filter.addEventListener('input', function () { state.filter = filter.value; save(); renderModels(); });
     $('d-close').addEventListener('click', closeDetail);
+    $('page-next').addEventListener('click', function () {
+      var list = state.list;
+      if (!list || !list.next) return;
+      state.back.push({ cursor: state.cursor, offset: state.offset });
+      state.cursor = list.next;
+      state.offset += (list.models || []).length;
+      tick();
+    });
+    $('page-prev').addEventListener('click', function () {
+      var p = state.back.pop();
+      if (!p) return;
+      state.cursor = p.cursor;
+      state.offset = p.offset;
+      tick();
+    });
     document.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && state.selected && document.activeElement !== filter) closeDetail();
       if (e.key === '/' && document.activeElement !== filter) { e.preventDefault(); filter.focus(); }
