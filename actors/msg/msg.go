@@ -267,7 +267,7 @@ type ModelStats struct {
 	Description string           `msgpack:"d,omitempty" json:"description,omitempty"`
 	Node        string           `msgpack:"n" json:"node"`
 	State       string           `msgpack:"s" json:"state"`
-	Since       time.Time        `msgpack:"t" json:"since"`
+	Since       time.Time        `msgpack:"t" json:"since,omitzero"` // omitted while inactive
 	LastUsed    time.Time        `msgpack:"lu,omitempty" json:"last_used,omitzero"`
 	Usage       int64            `msgpack:"u" json:"usage"`
 	Errors      int64            `msgpack:"e" json:"errors"`

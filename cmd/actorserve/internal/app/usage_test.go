@@ -98,6 +98,18 @@ func TestDeployIDAndServerErrors(t *testing.T) {
 	if _, err := deploy(bad); err == nil || !strings.Contains(err.Error(), ": invalid descriptor: malformed JSON: unexpected end of input") {
 		t.Errorf("deploy of a truncated file: %v, want the node's error as it is", err)
 	}
+	// A model never used is inactive: no zero "since" in its stats.
+	var stdout bytes.Buffer
+	if err := Run(t.Context(), []string{"models", "--http", n.HTTPAddr(), "chosen"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		State string          `json:"state"`
+		Since json.RawMessage `json:"since"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil || m.State != "inactive" || m.Since != nil {
+		t.Errorf("models chosen: state %q since %s (%v), want inactive and no since:\n%s", m.State, m.Since, err, stdout.String())
+	}
 	if _, err := deploy("--id", "another", named); err == nil || !strings.Contains(err.Error(), `descriptor id "named" does not match the path's "another"`) {
 		t.Errorf("deploy --id against the file's id: %v, want the node's error", err)
 	}
