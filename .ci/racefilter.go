@@ -200,6 +200,7 @@ func testFailures(path string) (int, error) {
 	}
 	raced := func(k key) bool { return strings.Contains(strings.Join(output[k], ""), "race detected") }
 	explained := map[string]bool{} // packages with a failed test
+	other := map[string]bool{}     // packages with a test that failed for another reason
 	for _, t := range failedTests {
 		explained[t.pkg] = true
 		sub := false // a failed subtest fails its parent; the subtest is judged
@@ -211,14 +212,17 @@ func testFailures(path string) (int, error) {
 		if !sub && !raced(t) {
 			fmt.Printf("== %s %s failed under -race, not for a race:\n%s", t.pkg, t.test, strings.Join(output[t], ""))
 			others++
+			other[t.pkg] = true
 		}
 	}
 	for _, p := range failedPkgs {
 		if !explained[p] && !raced(key{p, ""}) {
 			fmt.Printf("== %s failed under -race, not in a test:\n%s", p, strings.Join(output[key{p, ""}], ""))
 			others++
+		} else if other[p] {
+			fmt.Printf("FAIL\t%s\n", p)
 		} else {
-			fmt.Printf("FAIL\t%s (tests during which a race was reported; judged below)\n", p)
+			fmt.Printf("FAIL\t%s (only tests during which a race was reported; judged below)\n", p)
 		}
 	}
 	return others, nil

@@ -93,7 +93,9 @@ func ingDeploy(t testing.TB, n *Node, id string, desc map[string]any) {
 	if err != nil {
 		t.Fatalf("encode descriptor %s: %v", id, err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	// Generous: a 100,000-feature model under -race on a loaded 2-core
+	// machine took over 10 s; this bounds a hang, not the deploy's speed.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "PUT", "http://"+n.HTTPAddr()+"/v1/models/"+id, bytes.NewReader(body))
 	if err != nil {
