@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +47,15 @@ type Config struct {
 	// Input is the v2 input tensor name (default "input-0"). For tfserving an empty Input sends
 	// each row as a list ({"instances": [[...]]}); a set Input sends {"instances": [{Input: [...]}]}.
 	Input     string  `json:"input,omitempty"`
-	Datatype  string  `json:"datatype,omitempty"`  // v2 input datatype: "FP32" (default) or "FP64"
+	Datatype  string  `json:"datatype,omitempty"`  // v2 input datatype: "FP32" (default), FP16, FP64, INT8..INT64, UINT8..UINT64 or BOOL
+	// InputsPerFeature (v2) sends one [batch] tensor per feature, named
+	// after it, instead of one [batch, features] tensor; Datatypes then
+	// gives a feature its own datatype (default Datatype).
+	InputsPerFeature bool              `json:"inputs_per_feature,omitempty"`
+	Datatypes        map[string]string `json:"datatypes,omitempty"`
+	// Parameters (v2) are sent as the request's "parameters" (string,
+	// number or boolean values, as the protocol allows).
+	Parameters map[string]any `json:"parameters,omitempty"`
 	Signature string  `json:"signature,omitempty"` // tfserving signature_name
 	Outputs   Outputs `json:"outputs,omitzero"`
 	// NumFeatures is the input width when the descriptor lists no features.
@@ -123,10 +133,26 @@ func (c *Config) validate() error {
 	if strings.ContainsAny(c.Version, "/?#:") {
 		add("data.version %q must not contain '/', '?', '#' or ':'", c.Version)
 	}
-	switch c.Datatype {
-	case "", "FP32", "FP64":
-	default:
-		add("data.datatype %q is not FP32 or FP64", c.Datatype)
+	if c.Datatype != "" && !v2Datatypes[c.Datatype] {
+		add("data.datatype %q is not one of FP16, FP32, FP64, INT8..INT64, UINT8..UINT64, BOOL", c.Datatype)
+	}
+	for f, dt := range c.Datatypes {
+		if !v2Datatypes[dt] {
+			add("data.datatypes.%s: %q is not one of FP16, FP32, FP64, INT8..INT64, UINT8..UINT64, BOOL", f, dt)
+		}
+	}
+	if len(c.Datatypes) > 0 && !c.InputsPerFeature {
+		add("data.datatypes needs inputs_per_feature (one tensor per feature)")
+	}
+	for k, v := range c.Parameters {
+		switch v.(type) {
+		case string, float64, bool, json.Number:
+		default:
+			add("data.parameters.%s: want a string, a number or a boolean", k)
+		}
+	}
+	if c.Protocol == ProtocolTFServing && (c.InputsPerFeature || len(c.Parameters) > 0) {
+		add("data.inputs_per_feature and data.parameters apply to protocol v2 only")
 	}
 	if c.Protocol == ProtocolTFServing && c.Datatype != "" {
 		add("data.datatype applies to protocol v2 only (TensorFlow Serving takes JSON numbers)")
@@ -176,6 +202,54 @@ func (c *Config) checkSecrets() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// v2Datatypes are the numeric tensor datatypes a remote v2 server can be
+// sent (features are numbers; BYTES is not offered).
+var v2Datatypes = map[string]bool{"FP16": true, "FP32": true, "FP64": true, "BOOL": true,
+	"INT8": true, "INT16": true, "INT32": true, "INT64": true, "UINT8": true, "UINT16": true, "UINT32": true, "UINT64": true}
+
+// v2Value checks that v fits datatype dt and formats it as JSON.
+func v2Value(dt string, v float64) (string, error) {
+	switch dt {
+	case "", "FP32", "FP16":
+		return strconv.FormatFloat(float64(float32(v)), 'g', -1, 32), nil
+	case "FP64":
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case "BOOL":
+		switch v {
+		case 0:
+			return "false", nil
+		case 1:
+			return "true", nil
+		}
+		return "", fmt.Errorf("%v is not a BOOL (0 or 1)", v)
+	}
+	lo, hi := intRange(dt)
+	if v != math.Trunc(v) || v < lo || v > hi {
+		return "", fmt.Errorf("%v is not an %s", v, dt)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64), nil
+}
+
+func intRange(dt string) (lo, hi float64) {
+	switch dt {
+	case "INT8":
+		return math.MinInt8, math.MaxInt8
+	case "INT16":
+		return math.MinInt16, math.MaxInt16
+	case "INT32":
+		return math.MinInt32, math.MaxInt32
+	case "INT64":
+		return math.MinInt64, math.MaxInt64
+	case "UINT8":
+		return 0, math.MaxUint8
+	case "UINT16":
+		return 0, math.MaxUint16
+	case "UINT32":
+		return 0, math.MaxUint32
+	}
+	return 0, math.MaxUint64
 }
 
 // EnvPrefix marks a header value that is a reference to an environment

@@ -50,6 +50,7 @@ type model struct {
 	cfg        *Config
 	endpoint   string
 	width      int
+	names      []string // feature names (per-feature inputs), or "0", "1", ...
 	labels     []string // classification; nil until known when the descriptor has none
 	classify   bool
 	probsOut   string // output names; "" with useFirst means the first/whole output
@@ -134,6 +135,21 @@ func New(d *serving.Descriptor, cfg *Config) (serving.Model, error) {
 	if m.width == 0 {
 		return nil, cfgErr("model %q: the input width is unknown; list the descriptor's features or set data.num_features", d.ID)
 	}
+	m.names = d.Features
+	if len(m.names) != m.width {
+		if cfg.InputsPerFeature {
+			return nil, cfgErr("model %q: data.inputs_per_feature names each tensor after its feature; list the descriptor's features", d.ID)
+		}
+		m.names = make([]string, m.width)
+		for j := range m.names {
+			m.names[j] = strconv.Itoa(j)
+		}
+	}
+	for f := range cfg.Datatypes {
+		if !slices.Contains(m.names, f) {
+			return nil, cfgErr("data.datatypes.%s: not one of the descriptor's features", f)
+		}
+	}
 	o := cfg.Outputs
 	switch {
 	case o.Value != "":
@@ -217,6 +233,12 @@ func (m *model) PredictBatch(xs [][]float64, out []serving.Prediction, errs []er
 			errs[i] = fmt.Errorf("%w: remote: feature %d is %v, which JSON cannot send", serving.ErrModel, j, x[j])
 			continue
 		}
+		if m.cfg.Protocol == ProtocolV2 {
+			if err := m.checkRow(x); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
 		rows = append(rows, i)
 	}
 	if len(rows) == 0 {
@@ -241,6 +263,36 @@ func (m *model) PredictBatch(xs [][]float64, out []serving.Prediction, errs []er
 	}
 	for k, i := range rows {
 		out[i], errs[i] = m.prediction(cols, k)
+	}
+	return nil
+}
+
+// datatype is the v2 datatype feature j is sent as.
+func (m *model) datatype(j int) string {
+	if dt, ok := m.cfg.Datatypes[m.names[j]]; ok {
+		return dt
+	}
+	return m.cfg.Datatype
+}
+
+func dtName(dt string) string {
+	if dt == "" {
+		return "FP32"
+	}
+	return dt
+}
+
+// checkRow says whether every value of x fits the datatype it is sent as
+// (an INT32 feature must hold an integer in range, a BOOL 0 or 1).
+func (m *model) checkRow(x []float64) error {
+	for j, v := range x {
+		dt := m.cfg.Datatype
+		if m.cfg.InputsPerFeature {
+			dt = m.datatype(j)
+		}
+		if _, err := v2Value(dt, v); err != nil {
+			return fmt.Errorf("%w: remote model %q: feature %s: %v", serving.ErrSchemaMismatch, m.id, m.names[j], err)
+		}
 	}
 	return nil
 }
@@ -270,26 +322,55 @@ func (m *model) encode(xs [][]float64, rows []int) ([]byte, error) {
 		buf.Write(b)
 	}
 	if m.cfg.Protocol == ProtocolV2 {
-		input := m.cfg.Input
-		if input == "" {
-			input = "input-0"
+		value := func(dt string, v float64) {
+			s, _ := v2Value(dt, v) // checkRow vetted every value
+			buf.WriteString(s)
 		}
-		dt := "FP32"
-		if !m.fp32 {
-			dt = "FP64"
-		}
-		buf.WriteString(`{"inputs":[{"name":`)
-		quote(input)
-		fmt.Fprintf(&buf, `,"shape":[%d,%d],"datatype":"%s","data":[`, len(rows), m.width, dt)
-		for k, i := range rows {
-			for j, v := range xs[i] {
-				if k > 0 || j > 0 {
+		buf.WriteString(`{"inputs":[`)
+		if m.cfg.InputsPerFeature {
+			for j := range m.width {
+				if j > 0 {
 					buf.WriteByte(',')
 				}
-				num(v)
+				dt := m.datatype(j)
+				buf.WriteString(`{"name":`)
+				quote(m.names[j])
+				fmt.Fprintf(&buf, `,"shape":[%d],"datatype":"%s","data":[`, len(rows), dtName(dt))
+				for k, i := range rows {
+					if k > 0 {
+						buf.WriteByte(',')
+					}
+					value(dt, xs[i][j])
+				}
+				buf.WriteString("]}")
 			}
+		} else {
+			input := m.cfg.Input
+			if input == "" {
+				input = "input-0"
+			}
+			buf.WriteString(`{"name":`)
+			quote(input)
+			fmt.Fprintf(&buf, `,"shape":[%d,%d],"datatype":"%s","data":[`, len(rows), m.width, dtName(m.cfg.Datatype))
+			for k, i := range rows {
+				for j, v := range xs[i] {
+					if k > 0 || j > 0 {
+						buf.WriteByte(',')
+					}
+					value(m.cfg.Datatype, v)
+				}
+			}
+			buf.WriteString("]}")
 		}
-		buf.WriteString("]}]")
+		buf.WriteByte(']')
+		if len(m.cfg.Parameters) > 0 {
+			b, err := json.Marshal(m.cfg.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			buf.WriteString(`,"parameters":`)
+			buf.Write(b)
+		}
 		var names []string
 		for _, n := range []string{m.probsOut, m.labelOut, m.valueOut} {
 			if n != "" && !slices.Contains(names, n) {

@@ -555,7 +555,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "url scheme", data: `{"protocol":"v2","url":"ftp://h","model":"m"}`, text: "data.url"},
 		{name: "no model", data: `{"protocol":"v2","url":"http://h"}`, text: "data.model is missing"},
 		{name: "model slash", data: `{"protocol":"v2","url":"http://h","model":"a/b"}`, text: "data.model"},
-		{name: "datatype", data: `{"protocol":"v2","url":"http://h","model":"m","datatype":"INT8"}`, text: "data.datatype"},
+		{name: "datatype", data: `{"protocol":"v2","url":"http://h","model":"m","datatype":"BYTES"}`, text: "data.datatype"},
 		{name: "wrong type", data: `{"protocol":"v2","url":"http://h","model":"m","retries":"x"}`, text: "data.retries"},
 		{name: "negative timeout", data: `{"protocol":"v2","url":"http://h","model":"m","timeout_ms":-1}`, text: "timeout_ms"},
 		{name: "too many retries", data: `{"protocol":"v2","url":"http://h","model":"m","retries":11}`, text: "retries 11"},
