@@ -46,8 +46,8 @@ type Config struct {
 	Version  string `json:"version,omitempty"` // model version on the server; empty for the server's default
 	// Input is the v2 input tensor name (default "input-0"). For tfserving an empty Input sends
 	// each row as a list ({"instances": [[...]]}); a set Input sends {"instances": [{Input: [...]}]}.
-	Input     string  `json:"input,omitempty"`
-	Datatype  string  `json:"datatype,omitempty"`  // v2 input datatype: "FP32" (default), FP16, FP64, INT8..INT64, UINT8..UINT64 or BOOL
+	Input    string `json:"input,omitempty"`
+	Datatype string `json:"datatype,omitempty"` // v2 input datatype: "FP32" (default), FP16, FP64, INT8..INT64, UINT8..UINT64 or BOOL
 	// InputsPerFeature (v2) sends one [batch] tensor per feature, named
 	// after it, instead of one [batch, features] tensor; Datatypes then
 	// gives a feature its own datatype (default Datatype).
@@ -56,8 +56,8 @@ type Config struct {
 	// Parameters (v2) are sent as the request's "parameters" (string,
 	// number or boolean values, as the protocol allows).
 	Parameters map[string]any `json:"parameters,omitempty"`
-	Signature string  `json:"signature,omitempty"` // tfserving signature_name
-	Outputs   Outputs `json:"outputs,omitzero"`
+	Signature  string         `json:"signature,omitempty"` // tfserving signature_name
+	Outputs    Outputs        `json:"outputs,omitzero"`
 	// NumFeatures is the input width when the descriptor lists no features.
 	NumFeatures int `json:"num_features,omitempty"`
 
