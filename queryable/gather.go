@@ -347,13 +347,18 @@ type clusterViewJSON struct {
 }
 
 func (s *Server) clusterView(w http.ResponseWriter, r *http.Request) {
-	g := s.gather(r.Context(), nil)
-	out := clusterViewJSON{Self: s.d.Node.Name(), Models: len(s.d.Table.List()), Partial: len(g.missing) > 0, Missing: g.missing, Members: []memberView{}}
+	// Counters and partitions only: no member sends its models' stats.
+	g := s.gatherPage(r.Context(), &msg.StatsQuery{Totals: true}, "")
+	slices.Sort(g.missing)
+	out := clusterViewJSON{Self: s.d.Node.Name(), Models: s.tableLen(), Partial: len(g.missing) > 0, Missing: g.missing, Members: []memberView{}}
 	now := time.Now()
 	for _, m := range s.d.Node.Members() {
 		mv := memberView{Member: m, Status: "alive", UptimeS: math.Round(now.Sub(m.Started).Seconds()), Partitions: []msg.PartitionInfo{}}
 		if rep, ok := g.replies[m.ID]; ok {
-			n := len(rep.Models)
+			n := len(rep.Models) // a member of an earlier version sends them all
+			if rep.Totals != nil {
+				n = rep.Totals.Active
+			}
 			mv.ActiveModels = &n
 			if rep.Partitions != nil {
 				mv.Partitions = rep.Partitions

@@ -299,6 +299,7 @@ type pageGather struct {
 	byID    map[string][]msg.ModelStats
 	totals  Totals
 	missing []string
+	replies map[string]*msg.StatsReply // by member id
 	// cappedAt is the smallest last id of the nodes that returned a
 	// full page (empty: none did).
 	cappedAt string
@@ -311,9 +312,9 @@ func (s *Server) gatherPage(ctx context.Context, q *msg.StatsQuery, node string)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	type answer struct {
-		name  string
-		reply *msg.StatsReply
-		err   error
+		name, id string
+		reply    *msg.StatsReply
+		err      error
 	}
 	members := s.d.Node.Members()
 	ch := make(chan answer, len(members))
@@ -325,7 +326,7 @@ func (s *Server) gatherPage(ctx context.Context, q *msg.StatsQuery, node string)
 		n++
 		go func() {
 			if m.Self {
-				ch <- answer{m.Name, s.d.Host.StatsReply(m.ID, q), nil}
+				ch <- answer{m.Name, m.ID, s.d.Host.StatsReply(m.ID, q), nil}
 				return
 			}
 			res, err := s.d.Node.RequestPID(ctx, actor.NewPID(m.Remote, model.NodeActorName), q)
@@ -333,10 +334,10 @@ func (s *Server) gatherPage(ctx context.Context, q *msg.StatsQuery, node string)
 			if err == nil && !ok {
 				err = fmt.Errorf("member %s answered %T", m.Name, res)
 			}
-			ch <- answer{m.Name, rep, err}
+			ch <- answer{m.Name, m.ID, rep, err}
 		}()
 	}
-	g := pageGather{byID: map[string][]msg.ModelStats{}}
+	g := pageGather{byID: map[string][]msg.ModelStats{}, replies: map[string]*msg.StatsReply{}}
 	for range n {
 		a := <-ch
 		if a.err != nil {
@@ -344,6 +345,7 @@ func (s *Server) gatherPage(ctx context.Context, q *msg.StatsQuery, node string)
 			g.missing = append(g.missing, a.name)
 			continue
 		}
+		g.replies[a.id] = a.reply
 		if t := a.reply.Totals; t != nil {
 			g.totals.Active += t.Active
 			g.totals.Usage += t.Usage
@@ -425,4 +427,13 @@ func (s *Server) listAll(w http.ResponseWriter, r *http.Request, lq listQuery) {
 	}
 	out.Count = len(out.Models)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// tableLen is the number of deployed models, without copying the table
+// when it can say.
+func (s *Server) tableLen() int {
+	if ot, ok := s.d.Table.(orderedTable); ok {
+		return ot.Len()
+	}
+	return len(s.d.Table.List())
 }

@@ -59,6 +59,9 @@ func (h *Host) StatsReply(memberID string, q *msg.StatsQuery) *msg.StatsReply {
 	if q.Totals {
 		rep.Totals = &tot
 	}
+	if q.Page == nil && len(q.IDs) == 0 {
+		rep.Partitions = h.Partitions() // the cluster view asks for totals and partitions
+	}
 	if q.Page != nil {
 		slices.SortFunc(page, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 		page = page[:min(len(page), max(0, min(q.Page.Limit, MaxPage)))]

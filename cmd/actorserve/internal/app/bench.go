@@ -465,21 +465,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if mcfg.ActiveFraction != 0 {
-		mcfg.Models, mcfg.Kafka, mcfg.Brokers, mcfg.Progress = cfg.Models, cfg.Kafka, splitComma(*brokers), stderr
-		if mcfg.ActiveFraction < 0 || mcfg.ActiveFraction > 1 || mcfg.Models < 10 || mcfg.Concurrency < 1 || mcfg.IdleTimeout <= 0 {
-			return fmt.Errorf("%w: --active-fraction must be in (0, 1], --models at least 10, --concurrency at least 1, --idle-timeout above 0", ErrUsage)
-		}
-		if _, err := cfg.Kafka.opts(); err != nil {
-			return fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-		res, err := RunModelsBench(ctx, mcfg)
-		if err != nil {
-			return err
-		}
-		WriteModelsBench(stdout, mcfg, res)
-		return nil
-	}
 	for _, s := range splitComma(*nodes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -501,6 +486,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if mcfg.ActiveFraction != 0 {
+		mcfg.Models, mcfg.Kafka, mcfg.Brokers, mcfg.Progress = cfg.Models, cfg.Kafka, splitComma(*brokers), stderr
+		if mcfg.ActiveFraction < 0 || mcfg.ActiveFraction > 1 || mcfg.Models < 10 || mcfg.Concurrency < 1 || mcfg.IdleTimeout <= 0 {
+			return fmt.Errorf("%w: --active-fraction must be in (0, 1], --models at least 10, --concurrency at least 1, --idle-timeout above 0", ErrUsage)
+		}
+		if _, err := cfg.Kafka.opts(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		res, err := RunModelsBench(ctx, mcfg)
+		if err != nil {
+			return err
+		}
+		WriteModelsBench(stdout, mcfg, res)
+		return nil
 	}
 	res, err := RunBench(ctx, cfg)
 	if err != nil && len(res) == 0 {

@@ -188,17 +188,24 @@ func TestDashboardInBrowser(t *testing.T) {
 		Status  string   `json:"status"`
 		Members []string `json:"members"`
 		Total   string   `json:"total"`
+		Count   string   `json:"count"`
+		Paging  []bool   `json:"paging"`
 	}
 	waitBrowser(t, 10*time.Second, "the header and members panel", func() error {
 		if err := wd.exec(`return {
 			node: document.getElementById('node').textContent,
 			status: document.getElementById('status-box').className,
 			members: Array.from(document.querySelectorAll('#members tbody tr[data-member]')).map(function (r) { return r.dataset.member; }),
-			total: document.getElementById('t-models').textContent
+			total: document.getElementById('t-models').textContent,
+			count: document.getElementById('models-count').textContent,
+			paging: [document.getElementById('page-prev').disabled, document.getElementById('page-next').disabled]
 		};`, &page); err != nil {
 			return err
 		}
-		if page.Node != "node n1" || !strings.Contains(page.Status, "ok") || len(page.Members) != len(nodes) || page.Total != strconv.Itoa(len(dashboardModels)) {
+		// One page holds every model: its range, and no other page.
+		wantCount := fmt.Sprintf("1–%d of %d", len(dashboardModels), len(dashboardModels))
+		if page.Node != "node n1" || !strings.Contains(page.Status, "ok") || len(page.Members) != len(nodes) || page.Total != strconv.Itoa(len(dashboardModels)) ||
+			page.Count != wantCount || len(page.Paging) != 2 || !page.Paging[0] || !page.Paging[1] {
 			return fmt.Errorf("header and members: %+v", page)
 		}
 		return nil

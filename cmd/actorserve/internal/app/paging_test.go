@@ -153,6 +153,33 @@ func TestListPages(t *testing.T) {
 	if p.Total != len(bees) || p.Totals.Models != len(all) || p.Totals.Active != len(active) || p.Totals.Inactive != len(inactive) || p.Totals.Usage != int64(len(active)) {
 		t.Errorf("limit=1&prefix=b-: total %d, totals %+v; want total %d, %d models, %d active", p.Total, p.Totals, len(bees), len(all), len(active))
 	}
+	// The cluster view counts from the same counters.
+	resp, err := http.Get("http://" + addr + "/v1/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cv struct {
+		Models  int `json:"models"`
+		Members []struct {
+			Name         string `json:"name"`
+			ActiveModels *int   `json:"active_models"`
+		} `json:"members"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&cv)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, m := range cv.Members {
+		if m.ActiveModels == nil {
+			t.Fatalf("/v1/cluster: member %s without active_models", m.Name)
+		}
+		sum += *m.ActiveModels
+	}
+	if cv.Models != len(all) || len(cv.Members) != 2 || sum != len(active) {
+		t.Errorf("/v1/cluster: %d models, %d members with %d active models; want %d, 2, %d", cv.Models, len(cv.Members), sum, len(all), len(active))
+	}
 	// Bad parameters: 400 with a JSON error naming the parameter.
 	for _, c := range []struct{ query, param string }{
 		{"?limit=-1", "limit"},
