@@ -30,13 +30,19 @@ type feedbackStore struct {
 	evicted int64
 }
 
+// newFeedbackStore returns an empty store; its map and list are made by
+// the first prediction it keeps (a model whose events carry no ids keeps
+// none).
 func newFeedbackStore(max int, ttl time.Duration) *feedbackStore {
-	return &feedbackStore{max: max, ttl: ttl, byID: map[string]*list.Element{}, order: list.New()}
+	return &feedbackStore{max: max, ttl: ttl}
 }
 
 func (f *feedbackStore) put(p *pending) {
 	if f.max <= 0 {
 		return
+	}
+	if f.order == nil {
+		f.byID, f.order = map[string]*list.Element{}, list.New()
 	}
 	if el, ok := f.byID[p.id]; ok {
 		f.order.Remove(el)
@@ -62,6 +68,9 @@ func (f *feedbackStore) take(id string) (*pending, bool) {
 
 // expire drops predictions older than the time-to-live.
 func (f *feedbackStore) expire(now time.Time) {
+	if f.order == nil {
+		return
+	}
 	for el := f.order.Front(); el != nil; el = f.order.Front() {
 		p := el.Value.(*pending)
 		if now.Sub(p.at) < f.ttl {
@@ -73,35 +82,39 @@ func (f *feedbackStore) expire(now time.Time) {
 	}
 }
 
-func (f *feedbackStore) len() int { return f.order.Len() }
+func (f *feedbackStore) len() int {
+	if f.order == nil {
+		return 0
+	}
+	return f.order.Len()
+}
 
 // labelTracker measures a model that does not learn against the labels
 // it receives: prequential accuracy and kappa, or MAE for regression.
+// Its scores and class index are made by the first label: a model that
+// never receives one holds none.
 type labelTracker struct {
 	n          int64 // labels scored
 	regression bool
+	labels     []string // the descriptor's, indexed first
 	index      map[string]int
 	cls        *metrics.Classification
 	reg        *metrics.Regression
 }
 
 func newLabelTracker(d *serving.Descriptor) *labelTracker {
-	t := &labelTracker{index: map[string]int{}}
-	if len(d.Labels) == 0 {
-		t.regression = true
-		t.reg = metrics.NewRegression(1000)
-		return t
-	}
-	for i, l := range d.Labels {
-		t.index[l] = i
-	}
-	t.cls = metrics.NewClassification(1000)
-	return t
+	return &labelTracker{regression: len(d.Labels) == 0, labels: d.Labels}
 }
 
 const maxTrackedClasses = 4096
 
 func (t *labelTracker) class(s string) (int, bool) {
+	if t.index == nil {
+		t.index = make(map[string]int, len(t.labels))
+		for i, l := range t.labels {
+			t.index[l] = i
+		}
+	}
 	if i, ok := t.index[s]; ok {
 		return i, true
 	}
@@ -117,10 +130,16 @@ func (t *labelTracker) class(s string) (int, bool) {
 func (t *labelTracker) add(l *msg.Label, p serving.Prediction) {
 	t.n++
 	if t.regression {
+		if t.reg == nil {
+			t.reg = metrics.NewRegression(1000)
+		}
 		if v, err := l.Float(); err == nil && p.Value != nil {
 			t.reg.Add(v, *p.Value)
 		}
 		return
+	}
+	if t.cls == nil {
+		t.cls = metrics.NewClassification(1000)
 	}
 	truth, ok1 := t.class(l.String())
 	pred, ok2 := t.class(p.Label)
@@ -132,10 +151,15 @@ func (t *labelTracker) add(l *msg.Label, p serving.Prediction) {
 func (t *labelTracker) fill(ls *msg.LearningStats) {
 	if t.regression {
 		ls.Task = "regression"
-		ls.MAE, ls.MAERecent = t.reg.MAE(), t.reg.RecentMAE()
+		if t.reg != nil {
+			ls.MAE, ls.MAERecent = t.reg.MAE(), t.reg.RecentMAE()
+		}
 		return
 	}
 	ls.Task = "classification"
+	if t.cls == nil {
+		return
+	}
 	ls.Accuracy, ls.AccuracyRecent = t.cls.Accuracy(), t.cls.RecentAccuracy()
 	ls.Kappa, ls.KappaT = t.cls.Kappa(), t.cls.KappaTemporal()
 }
