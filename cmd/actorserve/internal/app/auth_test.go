@@ -66,10 +66,10 @@ func TestHTTPNeedsTokensWithScopes(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	open := []string{"/livez", "/readyz", "/version"}
+	open := []string{"/livez", "/readyz", "/version", "/v2/health/live", "/v2/health/ready"}
 	routes := 0
 	for path, ops := range doc.Paths {
-		p := strings.ReplaceAll(path, "{id}", "m")
+		p := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "m"), "{version}", "1")
 		for method := range ops {
 			if method == "parameters" {
 				continue
@@ -84,7 +84,7 @@ func TestHTTPNeedsTokensWithScopes(t *testing.T) {
 			switch {
 			case method == "PUT":
 				body, need = desc, queryable.ScopeAdmin
-			case method == "DELETE" || strings.HasPrefix(p, "/debug/"):
+			case method == "DELETE" || strings.HasPrefix(p, "/debug/") || strings.HasSuffix(p, "/rollback") || strings.HasSuffix(p, "/promote"):
 				need = queryable.ScopeAdmin
 			case method == "POST":
 				body, need = `{"id":"e1","features":{"a":1},"label":3}`, queryable.ScopePredict
