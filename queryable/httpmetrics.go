@@ -49,9 +49,14 @@ func newHTTPMetrics(reg prometheus.Registerer, mux *http.ServeMux) (*httpMetrics
 func (m *httpMetrics) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		_, pattern := m.mux.Handler(r)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		// The mux sets the pattern on r; a request refused before it
+		// (auth) is looked up.
+		pattern := r.Pattern
+		if pattern == "" {
+			_, pattern = m.mux.Handler(r)
+		}
 		route, method := routeLabel(pattern), methodLabel(r.Method)
 		m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
