@@ -418,9 +418,18 @@ func TestIngressSlowModelBounded(t *testing.T) {
 		maxInFlight = 64
 		resumeAt    = 32
 		maxPoll     = 4096 // the ingress polls at most this many records at once
-		nSlow       = 2000
-		nFast       = 20000
-		heapBudget  = 64 << 20
+		// bound is the most one partition may hold: a full window plus one
+		// poll (enqueue never blocks; it pauses once the window is full).
+		bound = maxInFlight + maxPoll
+		// nSlow is ten times the bound, so a node that ignores the window
+		// holds far more than bound events in flight and far more heap than
+		// the budget below: both assertions fail without the bound.
+		nSlow = 10 * bound
+		nFast = 10000
+		// Each slow event carries padBytes of padding (sent uncompressed), so
+		// what the node holds shows in the heap: nSlow events are ~85 MiB, a
+		// window of bound events ~8.5 MiB.
+		padBytes = 2048
 	)
 	var delay atomic.Int64
 	delay.Store(int64(50 * time.Millisecond))
@@ -428,13 +437,12 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	reg := ingRegistry(map[string]serving.Loader{
 		"slow": func(*serving.Descriptor) (serving.Model, error) { return ingSlowModel{delay: &delay}, nil },
 	})
-	n := ingStartNode(t, b.Addrs(), "t1", reg, func(c *NodeConfig) {
+	adjust := func(c *NodeConfig) {
 		c.Ingress.MaxInFlight = maxInFlight
 		c.Ingress.ResumeAt = resumeAt
 		c.Ingress.MaxBatch = 32 // a batch of the slow model takes 1.6 s, well inside the 10 s request timeout
-	})
+	}
 	t.Cleanup(func() { delay.Store(0) }) // a failed test must not hold the node's shutdown drain
-	w := ingWatch(t, b.Addrs())
 
 	// Routing is by key, so the two models need keys on different partitions.
 	slowID, fastID := "slow", "fast"
@@ -443,13 +451,54 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	}
 	slowPart := ingPartitionOf(slowID)
 	t.Logf("model %s on partition %d, model %s on partition %d", slowID, slowPart, fastID, ingPartitionOf(fastID))
-	ingDeploy(t, n, slowID, map[string]any{"format": "slow", "features": []string{"a", "b"}})
-	ingDeploy(t, n, fastID, ingLinear([]string{"a", "b"}, nil, [][]float64{{1, 1}}, []float64{0}, "identity"))
+	// A first node deploys the models and leaves; the node under test
+	// starts once every event is on the broker, so the heap it grows is
+	// its own and not the broker's copy of the events (the embedded broker
+	// lives in this process and keeps every record).
+	n0 := ingStartNode(t, b.Addrs(), "t0", reg, adjust)
+	ingDeploy(t, n0, slowID, map[string]any{"format": "slow", "features": []string{"a", "b"}})
+	ingDeploy(t, n0, fastID, ingLinear([]string{"a", "b"}, nil, [][]float64{{1, 1}}, []float64{0}, "identity"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := n0.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown t0: %v", err)
+	}
+
+	pad := strings.Repeat("p", padBytes)
+	slowEvent := func(i int) *kgo.Record {
+		return ingEvent(slowID, ingJSON(map[string]any{"id": fmt.Sprintf("s-%d", i), "features": []float64{float64(i), 0}, "pad": pad}))
+	}
+	cl := ingProducer(t, b.Addrs(), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	var produced atomic.Int64
+	var produceErr atomic.Pointer[error]
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			produceErr.CompareAndSwap(nil, &err)
+		}
+		produced.Add(int64(len(r.Key) + len(r.Value)))
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	for i := range nSlow {
+		cl.Produce(ctx, slowEvent(i), promise)
+	}
+	for i := range nFast {
+		cl.Produce(ctx, ingEvent(fastID, ingJSON(map[string]any{"id": fmt.Sprintf("f-%d", i), "features": map[string]float64{"a": float64(i), "b": 1}})), promise)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if err := produceErr.Load(); err != nil {
+		t.Fatalf("produce: %v", *err)
+	}
 
 	// Memory: HeapInuse right after a forced GC, every 200 ms, so the figure
 	// is memory the node holds, not garbage the collector has not reached
-	// yet (GOGC=100 alone lets the heap double, and other tests in this
-	// binary leave live memory behind). The raw HeapInuse peak is logged too.
+	// yet. The budget is a window of bound events at twice their size
+	// (the fetch buffer their records point into, the decoded event) plus
+	// 24 MiB for the node itself: under half of what holding all nSlow
+	// events would add. The raw HeapInuse peak is logged too.
+	heapBudget := uint64(bound)*2*(padBytes+128) + 24<<20
 	var ms runtime.MemStats
 	heapAfterGC := func() uint64 {
 		runtime.GC()
@@ -457,12 +506,13 @@ func TestIngressSlowModelBounded(t *testing.T) {
 		return ms.HeapInuse
 	}
 	baseHeap := heapAfterGC()
+	var n *Node // the node under test, started below
 	var maxHeap, maxRawHeap uint64
 	var lastHeap time.Time
 	var maxSlowInFlight int64
 	pausedSeen := false
-	sample := func() {
-		if time.Since(lastHeap) >= 200*time.Millisecond {
+	sample := func(heap bool) {
+		if heap && time.Since(lastHeap) >= 200*time.Millisecond {
 			maxHeap = max(maxHeap, heapAfterGC())
 			lastHeap = time.Now()
 		} else {
@@ -477,64 +527,19 @@ func TestIngressSlowModelBounded(t *testing.T) {
 		}
 	}
 
-	slowEvent := func(i int) *kgo.Record {
-		return ingEvent(slowID, ingJSON(map[string]any{"id": fmt.Sprintf("s-%d", i), "features": []float64{float64(i), 0}}))
-	}
-	// Wave 1: half the slow events in one record batch (a long linger
-	// batches them), so the partition reads all of them in one fetch and
-	// pauses. It cannot resume before in-flight drops to ResumeAt, i.e.
-	// not before ~(1000-32) x 50 ms = 48 s: long after this test's slow phase.
-	batcher := ingProducer(t, b.Addrs(), kgo.ProducerLinger(200*time.Millisecond))
-	wave1 := make([]*kgo.Record, nSlow/2)
-	for i := range wave1 {
-		wave1[i] = slowEvent(i)
-	}
+	n = ingStartNode(t, b.Addrs(), "t1", reg, adjust)
+	w := ingWatch(t, b.Addrs())
 	start := time.Now()
-	ingProduce(t, batcher, wave1...)
-	ingEventually(t, 10*time.Second, func() error {
-		sample()
-		if !pausedSeen {
-			return fmt.Errorf("partition %d of %s not paused yet (max in flight %d)", slowPart, slowID, maxSlowInFlight)
-		}
-		return nil
-	})
 
-	// Wave 2: the other half of the slow events, then the fast model's.
-	cl := ingProducer(t, b.Addrs())
-	produceErr := make(chan error, 1)
-	go func() {
-		var first atomic.Value
-		ctx := t.Context()
-		promise := func(_ *kgo.Record, err error) {
-			if err != nil {
-				first.CompareAndSwap(nil, err)
-			}
-		}
-		for i := nSlow / 2; i < nSlow; i++ {
-			cl.Produce(ctx, slowEvent(i), promise)
-		}
-		for i := range nFast {
-			cl.Produce(ctx, ingEvent(fastID, ingJSON(map[string]any{"id": fmt.Sprintf("f-%d", i), "features": map[string]float64{"a": float64(i), "b": 1}})), promise)
-		}
-		err := cl.Flush(ctx)
-		if e, ok := first.Load().(error); ok && err == nil {
-			err = e
-		}
-		produceErr <- err
-	}()
-
-	// While the slow model is slow, the fast one's partition keeps flowing,
-	// and the paused slow partition reads none of wave 2.
-	ingEventually(t, 25*time.Second, func() error {
-		sample()
+	// While the slow model is slow, the fast one's partition keeps flowing.
+	ingEventually(t, 60*time.Second, func() error {
+		sample(true)
 		if got := w.countModel(fastID); got < nFast {
-			return fmt.Errorf("%d of %d predictions of %s (slow %s: %d)", got, nFast, fastID, slowID, w.countModel(slowID))
+			return fmt.Errorf("%d of %d predictions of %s (slow %s: %d, partition %d paused: %v, max in flight %d)",
+				got, nFast, fastID, slowID, w.countModel(slowID), slowPart, pausedSeen, maxSlowInFlight)
 		}
 		return nil
 	})
-	if err := <-produceErr; err != nil {
-		t.Fatalf("produce: %v", err)
-	}
 	fastDone := time.Since(start)
 	slowByThen := w.countModel(slowID)
 	t.Logf("%d predictions of %s in %v; %s had %d of %d by then", nFast, fastID, fastDone.Round(time.Millisecond), slowID, slowByThen, nSlow)
@@ -543,34 +548,43 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	if limit := int(fastDone/(50*time.Millisecond)) + 32; slowByThen > limit {
 		t.Errorf("the slow model scored %d events in %v, more than %d: it was not slow, the test proves nothing", slowByThen, fastDone, limit)
 	}
-	// The slow partition holds its window for a while: keep sampling it.
+	// Every slow event is on the broker: a node without a window reads them
+	// all within a few fetches. Keep sampling for a while.
 	for range 20 {
-		sample()
-		time.Sleep(10 * time.Millisecond)
+		sample(true)
+		time.Sleep(200 * time.Millisecond)
 	}
-	if maxSlowInFlight > nSlow/2 {
-		t.Errorf("slow partition had %d events in flight while paused with %d read: it kept reading wave 2", maxSlowInFlight, nSlow/2)
+	if got := w.countModel(slowID); got >= nSlow-bound {
+		t.Fatalf("the slow model scored %d of %d events while slow: the in-flight bound was never tested", got, nSlow)
+	}
+	t.Logf("slow partition %d: max in flight %d (bound %d = max-in-flight %d + one poll of %d; %d events sent); paused seen %v; pauses %d",
+		slowPart, maxSlowInFlight, bound, maxInFlight, maxPoll, nSlow, pausedSeen, n.Ingress.Stats().Pauses)
+	t.Logf("heap in use after GC: baseline %.1f MiB, max %.1f MiB (%+.1f MiB; budget +%.1f MiB; %.1f MiB of events sent); raw HeapInuse peak %.1f MiB",
+		ingMiB(baseHeap), ingMiB(maxHeap), ingMiB(maxHeap)-ingMiB(baseHeap), ingMiB(heapBudget), ingMiB(uint64(produced.Load())), ingMiB(maxRawHeap))
+	if !pausedSeen {
+		t.Errorf("slow partition %d was never paused with %d events sent and %d in flight at most", slowPart, nSlow, maxSlowInFlight)
+	}
+	if maxSlowInFlight > bound {
+		t.Errorf("slow partition had %d events in flight, over the bound %d (%d sent)", maxSlowInFlight, bound, nSlow)
+	}
+	if maxHeap > baseHeap+heapBudget {
+		t.Errorf("heap in use grew from %.1f to %.1f MiB, over the budget of %.1f MiB (%d slow events of %d bytes sent)",
+			ingMiB(baseHeap), ingMiB(maxHeap), ingMiB(heapBudget), nSlow, padBytes)
 	}
 
-	// Speed up: the slow model catches up.
+	// Speed up: the slow model catches up, still within the window (the
+	// heap is not sampled any more: the watcher's copies of the
+	// predictions grow with every one).
 	delay.Store(0)
-	ingEventually(t, 20*time.Second, func() error {
-		sample()
+	ingEventually(t, 120*time.Second, func() error {
+		sample(false)
 		if got := w.countModel(slowID); got < nSlow {
 			return fmt.Errorf("%d of %d predictions of %s after it sped up", got, nSlow, slowID)
 		}
 		return nil
 	})
-	sample()
-	t.Logf("slow partition %d: max in flight %d (bound %d = max-in-flight %d + one poll of %d); paused seen %v; pauses %d",
-		slowPart, maxSlowInFlight, maxInFlight+maxPoll, maxInFlight, maxPoll, pausedSeen, n.Ingress.Stats().Pauses)
-	t.Logf("heap in use after GC: baseline %.1f MiB, max %.1f MiB (%+.1f MiB; bound +%d MiB); raw HeapInuse peak %.1f MiB",
-		ingMiB(baseHeap), ingMiB(maxHeap), ingMiB(maxHeap)-ingMiB(baseHeap), heapBudget>>20, ingMiB(maxRawHeap))
-	if maxSlowInFlight > maxInFlight+maxPoll {
-		t.Errorf("slow partition had %d events in flight, over the bound %d", maxSlowInFlight, maxInFlight+maxPoll)
-	}
-	if maxHeap > baseHeap+heapBudget {
-		t.Errorf("heap in use grew from %d to %d bytes, over the budget of %d", baseHeap, maxHeap, heapBudget)
+	if maxSlowInFlight > bound {
+		t.Errorf("slow partition had %d events in flight while catching up, over the bound %d", maxSlowInFlight, bound)
 	}
 	if dup := w.duplicates(); len(dup) > 0 {
 		t.Errorf("%d event ids with duplicate predictions, e.g. %v", len(dup), ingFirstOf(dup))
