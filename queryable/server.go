@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/actorserve/actorserve/actors/model"
@@ -52,6 +53,9 @@ type Config struct {
 	// TLSCert and TLSKey serve HTTPS (reloaded when the files change);
 	// TLSClientCA also requires client certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
+	// Tracer, when set, gives every request an OpenTelemetry span (off by
+	// default).
+	Tracer trace.Tracer
 	// KeepVersions is how many versions a model keeps loadable for
 	// rollback, the current one included (0: serving.DefaultKeepVersions).
 	KeepVersions int
@@ -172,6 +176,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.http != nil {
 		h = s.http.wrap(h)
+	}
+	if s.cfg.Tracer != nil {
+		h = traced(s.cfg.Tracer, s.mux, h)
 	}
 	return h
 }

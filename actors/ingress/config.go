@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a node's Kafka ingress.
@@ -29,6 +30,10 @@ type Config struct {
 	// event's prediction (trace context by default), matched without
 	// regard to case.
 	PropagateHeaders []string
+	// Tracer, when set, gives every batch sent to a model actor an
+	// OpenTelemetry span linked to its events' trace context (off by
+	// default).
+	Tracer trace.Tracer
 	// KeyByID keys predictions by the event id instead of the input
 	// record's key (which keeps one entity's predictions in one partition,
 	// co-partitioned with its input, for joins downstream).

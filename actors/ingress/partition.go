@@ -413,7 +413,9 @@ func (p *partition) send(q *modelQueue) {
 		events[i] = batch[i].ev
 	}
 	go func() {
+		end := p.in.traceBatch(q.id, batch)
 		resp, err := p.in.predict(q.id, events)
+		end(resp, err)
 		select {
 		case p.results <- &batchResult{q: q, items: batch, resp: resp, err: err}:
 		case <-p.done:

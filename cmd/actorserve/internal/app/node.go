@@ -66,6 +66,8 @@ type NodeConfig struct {
 	// Kafka says how to connect to Kafka (TLS, SASL).
 	Kafka     KafkaConfig
 	kafkaOpts []kgo.Opt
+	// Tracing turns on OpenTelemetry spans (off by default).
+	Tracing TracingConfig
 }
 
 // DefaultNodeConfig returns the defaults of `actorserve node`.
@@ -84,6 +86,7 @@ func DefaultNodeConfig() NodeConfig {
 		MetricsMaxModels: 1000,
 		StateTopic:       state.DefaultTopic,
 		Topics:           TopicsConfig{Create: true, Partitions: 6},
+		Tracing:          TracingConfig{SampleRatio: 0.01},
 	}
 }
 
@@ -96,6 +99,7 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.Sources.registerFlags(fs)
 	c.Kafka.registerFlags(fs)
 	c.Topics.registerFlags(fs)
+	c.Tracing.registerFlags(fs)
 	fs.DurationVar(&c.Model.IdleTimeout, "idle-timeout", c.Model.IdleTimeout, "passivate a model actor idle this long (0 = never)")
 	fs.IntVar(&c.Model.MaxActive, "max-active", c.Model.MaxActive, "most model actors active on a node; one more passivates the least recently used")
 	fs.Int64Var(&c.Model.MaxMailbox, "max-mailbox", c.Model.MaxMailbox, "most requests this node queues for one model actor; more are answered \"overloaded\" at once (0 = no bound)")
@@ -120,6 +124,9 @@ func (c *NodeConfig) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports every configuration error.
 func (c *NodeConfig) Validate() error {
+	if err := c.Tracing.validate(); err != nil {
+		return err
+	}
 	if c.HTTP.KeepVersions < 0 || c.HTTP.KeepVersions > serving.MaxKeepVersions {
 		return fmt.Errorf("--keep-versions %d is outside 1..%d", c.HTTP.KeepVersions, serving.MaxKeepVersions)
 	}
@@ -166,6 +173,7 @@ type Node struct {
 	cancel         context.CancelFunc
 	wg             sync.WaitGroup
 	once           sync.Once
+	stopTracing    func() // flushes the spans still buffered
 }
 
 // decodeDescriptor is the control table's decoder. It reads forward-
@@ -281,9 +289,17 @@ func StartNodeWith(ctx context.Context, cfg NodeConfig, formats *serving.Registr
 	}
 	cfg.Sources.apply()
 	logger = logger.With("node", cfg.Cluster.Name)
-	n := &Node{cfg: cfg, logger: logger}
+	n := &Node{cfg: cfg, logger: logger, stopTracing: func() {}}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	tracer, stopTracing, err := cfg.Tracing.start(cfg.Cluster.Name)
+	if err != nil {
+		return nil, err
+	}
+	if tracer != nil {
+		n.stopTracing = stopTracing
+		cfg.HTTP.Tracer, cfg.Ingress.Tracer = tracer, tracer
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -748,4 +764,5 @@ func (n *Node) closeRest() {
 		n.kafka.Close()
 	}
 	n.wg.Wait()
+	n.stopTracing()
 }
