@@ -48,6 +48,7 @@ type Topics struct {
 	Events      string // input events
 	Predictions string // predictions written by model actors
 	DeadLetter  string // events that could not be scored
+	Shadow      string // a shadow version's predictions
 	State       string // compacted learned-state checkpoints
 }
 
@@ -58,6 +59,7 @@ func DefaultTopics() Topics {
 		Events:      "actorserve.events",
 		Predictions: "actorserve.predictions",
 		DeadLetter:  "actorserve.deadletter",
+		Shadow:      "actorserve.shadow",
 		State:       "actorserve.state",
 	}
 }
@@ -66,7 +68,7 @@ func (t Topics) withDefaults() Topics {
 	d := DefaultTopics()
 	for _, f := range []struct{ v, def *string }{
 		{&t.Models, &d.Models}, {&t.Events, &d.Events}, {&t.Predictions, &d.Predictions},
-		{&t.DeadLetter, &d.DeadLetter}, {&t.State, &d.State},
+		{&t.DeadLetter, &d.DeadLetter}, {&t.Shadow, &d.Shadow}, {&t.State, &d.State},
 	} {
 		if *f.v == "" {
 			*f.v = *f.def
@@ -148,7 +150,7 @@ func (c Config) Validate() error {
 	seen := make(map[string]string)
 	for _, f := range []struct{ field, name string }{
 		{"models", t.Models}, {"events", t.Events}, {"predictions", t.Predictions},
-		{"deadletter", t.DeadLetter}, {"state", t.State},
+		{"deadletter", t.DeadLetter}, {"shadow", t.Shadow}, {"state", t.State},
 	} {
 		if err := validTopicName(f.name); err != nil {
 			return fmt.Errorf("%w: %s topic: %v", ErrInvalidConfig, f.field, err)
@@ -325,7 +327,7 @@ func ensureTopics(ctx context.Context, dialAddr string, cfg Config) error {
 	}{
 		{1, compact, []string{t.Models}},
 		{parts, compact, []string{t.State}},
-		{parts, data, []string{t.Events, t.Predictions, t.DeadLetter}},
+		{parts, data, []string{t.Events, t.Predictions, t.DeadLetter, t.Shadow}},
 	} {
 		resp, err := adm.CreateTopics(ctx, g.partitions, 1, g.configs, g.topics...)
 		if err != nil {

@@ -115,7 +115,7 @@ func describe(t *testing.T, addrs []string, topics ...string) (map[string]map[st
 }
 
 func TestSeededTopics(t *testing.T) {
-	topics := broker.Topics{Models: "m", Events: "e", Predictions: "p", DeadLetter: "d", State: "s"}
+	topics := broker.Topics{Models: "m", Events: "e", Predictions: "p", DeadLetter: "d", Shadow: "sh", State: "s"}
 	for _, tc := range []struct {
 		name     string
 		dataDir  bool
@@ -227,7 +227,7 @@ func TestKcatListsMetadata(t *testing.T) {
 		fmt.Sprintf("topic %q with 1 partitions", d.Models),
 		fmt.Sprintf("topic %q with 6 partitions", d.Events),
 		fmt.Sprintf("topic %q with 6 partitions", d.State),
-		d.Predictions, d.DeadLetter,
+		d.Predictions, d.DeadLetter, d.Shadow,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("kcat -L output lacks %q:\n%s", want, text)

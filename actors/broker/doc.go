@@ -8,8 +8,9 @@
 //
 //   - Models (default actorserve.models): 1 partition, cleanup.policy=compact.
 //   - State (default actorserve.state): Config.Partitions partitions, cleanup.policy=compact.
-//   - Events, Predictions and DeadLetter (actorserve.events, actorserve.predictions,
-//     actorserve.deadletter): Config.Partitions partitions (default 6), cleanup.policy=delete.
+//   - Events, Predictions, DeadLetter and Shadow (actorserve.events, actorserve.predictions,
+//     actorserve.deadletter, actorserve.shadow): Config.Partitions partitions (default 6),
+//     cleanup.policy=delete.
 //
 // Topics that already exist (a restart on the same DataDir) are kept as they are, except that the
 // settings listed below are re-applied to them. Auto topic creation is on, so users can produce to

@@ -54,9 +54,11 @@ wait_for() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# predicted: how many distinct events have a prediction on Kafka.
+# predicted: how many distinct events have a prediction on Kafka (by the
+# event id in each prediction; the records are keyed like their input).
 predicted() {
-	kcat -b "$BROKER" -t actorserve.predictions -C -e -o beginning -q -f '%k\n' -X fetch.wait.max.ms=10 2>/dev/null | sort -u | wc -l
+	kcat -b "$BROKER" -t actorserve.predictions -C -e -o beginning -q -f '%s\n' -X fetch.wait.max.ms=10 2>/dev/null |
+		grep -o '"id":"[^"]*"' | sort -u | wc -l
 }
 
 command -v kcat >/dev/null || die "kcat reads the predictions topic: apt-get install kcat"

@@ -111,7 +111,7 @@ func TestQuickstartREADME(t *testing.T) {
 	}
 
 	// 2. deploy
-	if got := strings.TrimSpace(e.run(cmdDeploy)); got != `{"id":"iris","version":1}` {
+	if got := strings.TrimSpace(e.run(cmdDeploy)); got != `{"id":"iris","version":1,"revision":1}` {
 		t.Fatalf("deploy answered %s", got)
 	}
 

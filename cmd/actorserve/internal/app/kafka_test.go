@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,7 +115,14 @@ func TestKafkaOverTLSAndSASL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for len(seen) < events && ctx.Err() == nil {
-		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = true })
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var p struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(r.Value, &p) == nil {
+				seen[p.ID] = true
+			}
+		})
 	}
 	if len(seen) != events {
 		t.Fatalf("%d of %d predictions through TLS+SCRAM Kafka", len(seen), events)
@@ -169,13 +177,13 @@ func TestKafkaOverTLSAndSASL(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		out, err = exec.CommandContext(kctx, kcat, "-b", tb[0], "-X", "security.protocol=SSL", "-X", "ssl.ca.location="+caFile,
-			"-C", "-t", "actorserve.predictions", "-o", "beginning", "-e", "-q", "-f", "%k\n").CombinedOutput()
-		if err == nil && strings.Count(string(out), "c-") >= 5 {
+			"-C", "-t", "actorserve.predictions", "-o", "beginning", "-e", "-q", "-f", "%s\n").CombinedOutput()
+		if err == nil && strings.Count(string(out), `"id":"c-`) >= 5 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if err != nil || strings.Count(string(out), "c-") < 5 {
+	if err != nil || strings.Count(string(out), `"id":"c-`) < 5 {
 		t.Errorf("kcat over TLS read %q (%v), want the 5 predictions of its events", out, err)
 	}
 	if out, err := exec.CommandContext(kctx, kcat, "-b", tb[0], "-m", "3", "-L").CombinedOutput(); err == nil {

@@ -202,8 +202,9 @@ func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
 }
 
 // resolveVersion makes a model's records apply in one order on every node
-// alike: a record is applied only when its revision (its version, for
-// records without one) is higher than the one the table holds. A rollback
+// alike: a record is applied only when its revision is higher than the one
+// the table holds (a record of a build without revisions: when its version
+// is higher, the rule that build applies). A rollback
 // goes back to an earlier version with a higher revision; versions stay
 // unique because a new one goes above every version the record keeps. Every node applies the control topic in the
 // same order, so when two nodes publish the same version at once the
@@ -213,7 +214,17 @@ func decodeDescriptor(key string, value []byte) (*serving.Descriptor, error) {
 // version is unknown (0): the model shows the problem.
 func resolveVersion(logger *slog.Logger) func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
 	return func(id string, cur *serving.Descriptor, had bool, next *serving.Descriptor, offset int64) (*serving.Descriptor, bool) {
-		if !had || next.Rev() > cur.Rev() || (next.Invalid != "" && next.Version == 0) {
+		newer := false
+		switch {
+		case !had:
+		case next.Revision == 0:
+			// A record of a build without revisions: the rule that build
+			// applies, so that nodes of both builds agree during an upgrade.
+			newer = next.Version > cur.Version
+		default:
+			newer = next.Rev() > cur.Rev()
+		}
+		if !had || newer || (next.Invalid != "" && next.Version == 0) {
 			if len(next.Unknown) > 0 {
 				logger.Warn("descriptor has fields this build does not know (written by a newer build?); they are ignored",
 					"model", id, "version", next.Version, "fields", next.Unknown, "offset", offset)
