@@ -375,6 +375,9 @@ func TestProcessCluster(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("SIGKILL %s (%d actors): all 50 models answered through %s after %s", victim.name, perNode[victim.name], via.name, time.Duration(last.Load()).Round(time.Millisecond))
+	if d := time.Duration(last.Load()); d > failoverBound {
+		t.Errorf("failover after SIGKILL took %s, over the %s bound", d.Round(time.Millisecond), failoverBound)
+	}
 
 	eventually(t, 10*time.Second, func() error {
 		var l modelsOut
@@ -426,7 +429,12 @@ func TestProcessGracefulLeave(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // traffic before the signal
+	eventually(t, 10*time.Second, func() error { // traffic before the signal
+		if n := ok.Load(); n < 100 {
+			return fmt.Errorf("%d predictions through %s before the signal, want 100 (%d failed)", n, via.name, failed.Load())
+		}
+		return nil
+	})
 	if err := leaving.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

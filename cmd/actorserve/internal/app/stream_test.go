@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/actorserve/actorserve/actors/broker/brokertest"
@@ -151,11 +152,33 @@ func TestStreamExactlyOnePredictionPerEvent(t *testing.T) {
 			t.Fatalf("event e%d has %d predictions", k, c)
 		}
 	}
-	// Nothing else arrives afterwards (no duplicates), and no dead letters.
-	time.Sleep(500 * time.Millisecond)
+	// Nothing else arrives afterwards (no duplicates), and no dead letters:
+	// once the node has read every event and holds none in flight it can
+	// write nothing more, and the predictions topic then ends after exactly
+	// one record per event.
+	ingEventually(t, 10*time.Second, func() error {
+		if st := n.Ingress.Stats(); st.Events < events || st.InFlight != 0 {
+			return fmt.Errorf("ingress has read %d of %d events, %d in flight", st.Events, events, st.InFlight)
+		}
+		return nil
+	})
 	st := n.Ingress.Stats()
-	if st.Predictions != events || len(st.DeadLetters) != 0 {
-		t.Fatalf("ingress stats: %d predictions, dead letters %v", st.Predictions, st.DeadLetters)
+	if st.Events != events || st.Predictions != events || len(st.DeadLetters) != 0 {
+		t.Fatalf("ingress stats: %d events, %d predictions, dead letters %v; want %d, %d, none", st.Events, st.Predictions, st.DeadLetters, events, events)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ends, err := kadm.NewClient(adm).ListEndOffsets(t.Context(), "actorserve.predictions")
+	if err != nil || ends.Error() != nil {
+		t.Fatalf("end offsets of actorserve.predictions: %v %v", err, ends.Error())
+	}
+	var written int64
+	ends.Each(func(o kadm.ListedOffset) { written += o.Offset })
+	if written != events {
+		t.Fatalf("actorserve.predictions holds %d records, want exactly %d", written, events)
 	}
 	t.Logf("%d events, %d models, 6 partitions: all predicted once in %s (%.0f events/s end to end)", events, models, el.Round(time.Millisecond), events/el.Seconds())
 }
