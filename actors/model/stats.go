@@ -67,11 +67,7 @@ type window struct {
 }
 
 func newWindow(version int64, now time.Time) window {
-	sk, err := ddsketch.LogCollapsingLowestDenseDDSketch(sketchAccuracy, sketchBins)
-	if err != nil {
-		panic(err) // constant arguments; cannot fail
-	}
-	return window{version: version, since: now, sketch: sk, minNS: math.Inf(1)}
+	return window{version: version, since: now, minNS: math.Inf(1)} // the sketch: see addLatency
 }
 
 func newStats(id, node string) *Stats {
@@ -146,7 +142,7 @@ func (s *Stats) observe(d time.Duration, n int, now time.Time) {
 	s.sumNS += float64(d.Nanoseconds())
 	s.minNS = math.Min(s.minNS, per)
 	s.maxNS = math.Max(s.maxNS, per)
-	_ = s.sketch.AddWithCount(per, float64(n))
+	s.addLatency(per, n)
 	s.lastUsed = now
 	s.series.add(now, n, per)
 	s.events += int64(n)
@@ -214,7 +210,7 @@ func (s *Stats) snapshotWire() msg.ModelStats {
 	out := s.Snapshot()
 	s.mu.Lock()
 	if s.usage > 0 {
-		s.sketch.Encode(&out.Sketch, false)
+		s.latencySketch().Encode(&out.Sketch, false)
 	}
 	out.Buckets = append([]uint64(nil), s.series.buckets[:]...)
 	s.mu.Unlock()
@@ -274,7 +270,9 @@ func (s *Stats) snapshotLocked() msg.ModelStats {
 		out.MinMS = s.minNS / 1e6
 		out.MaxMS = s.maxNS / 1e6
 		out.MeanMS = s.sumNS / float64(s.usage) / 1e6
-		if qs, err := s.sketch.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
+		if s.sketch == nil {
+			out.P50MS, out.P95MS, out.P99MS = out.MinMS, out.MinMS, out.MinMS // one latency so far
+		} else if qs, err := s.sketch.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99}); err == nil {
 			// The sketch is 1 % accurate; never report outside [min, max].
 			clamp := func(v float64) float64 { return math.Min(math.Max(v, s.minNS), s.maxNS) / 1e6 }
 			out.P50MS, out.P95MS, out.P99MS = clamp(qs[0]), clamp(qs[1]), clamp(qs[2])
