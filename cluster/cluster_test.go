@@ -221,11 +221,35 @@ func TestFencedNodeRejoinsWithNewID(t *testing.T) {
 	}
 }
 
+// activations is how many counter grains node hosts in its current
+// runtime.
+func activations(node *cluster.Node) int32 {
+	sys := node.System()
+	if sys == nil {
+		return 0
+	}
+	k, ok := pcluster.GetCluster(sys).TryGetClusterKind("counter")
+	if !ok {
+		return 0
+	}
+	return k.Count()
+}
+
 func testFencedRejoin(t *testing.T, idx int) {
 	c := fixture(t, 3)
 	node := c.Nodes[idx]
 	others := slices.Delete(slices.Clone(c.Nodes), idx, idx+1)
 	oldID := node.MemberID()
+	// Grains the node owns, activated there before the cut.
+	var ids []string
+	for i := 0; len(ids) < 10; i++ {
+		if id := fmt.Sprintf("o-%d", i); node.Owner("counter", id) == node.RemoteAddr() {
+			ids = append(ids, id)
+			if p, err := ask(t, others[0], id, 5*time.Second); err != nil || p.Address != node.RemoteAddr() || p.Count != 1 {
+				t.Fatalf("%s before the cut: %+v %v", id, p, err)
+			}
+		}
+	}
 	c.Cuts[idx].Cut()
 	// The others declare it dead.
 	clustertest.Eventually(t, 20*time.Second, func() error {
@@ -238,6 +262,21 @@ func testFencedRejoin(t *testing.T, idx int) {
 		}
 		return nil
 	})
+	// The others re-activate its grains among themselves, while the cut-off
+	// node may still hold the old activations (split brain while cut).
+	for _, id := range ids {
+		clustertest.Eventually(t, 20*time.Second, func() error {
+			p, err := ask(t, others[0], id, 5*time.Second)
+			if err == nil && p.Address == node.RemoteAddr() {
+				err = fmt.Errorf("answered by the cut-off node")
+			}
+			if err != nil {
+				return fmt.Errorf("%s during the cut, via %s: %v; want an activation on a survivor", id, others[0].Name(), err)
+			}
+			return nil
+		})
+	}
+	t.Logf("during the cut: %d activations on the cut-off node, %d and %d on the others", activations(node), activations(others[0]), activations(others[1]))
 	c.Cuts[idx].Heal()
 	// It learns it was declared dead, fences itself, and comes back under a
 	// new member id that everyone lists.
@@ -257,6 +296,33 @@ func testFencedRejoin(t *testing.T, idx int) {
 			if !found || len(n.Members()) != 3 {
 				return fmt.Errorf("%s sees %d members, new id listed: %v", n.Name(), len(n.Members()), found)
 			}
+		}
+		return nil
+	})
+	// Exactly one activation of each grain remains, on its owner, reached
+	// alike from every node: the fenced node's old activations stopped (its
+	// owner's first answer starts a fresh count) and the survivors' ones
+	// from the cut were dropped (one activation in all).
+	for _, id := range ids {
+		owner := node.Owner("counter", id)
+		for j, n := range append([]*cluster.Node{node}, others...) {
+			p, err := ask(t, n, id, 10*time.Second)
+			if err != nil {
+				t.Fatalf("%s via %s after healing: %v", id, n.Name(), err)
+			}
+			if p.Address != owner || p.Count != j+1 {
+				t.Fatalf("%s via %s after healing: answered by %s with count %d, want %s with %d (one fresh activation)", id, n.Name(), p.Address, p.Count, owner, j+1)
+			}
+		}
+	}
+	clustertest.Eventually(t, 10*time.Second, func() error {
+		var total int32
+		for _, n := range c.Nodes {
+			total += activations(n)
+		}
+		if total != int32(len(ids)) {
+			return fmt.Errorf("%d counter activations on the nodes (%d, %d, %d), want %d, one per grain", total,
+				activations(c.Nodes[0]), activations(c.Nodes[1]), activations(c.Nodes[2]), len(ids))
 		}
 		return nil
 	})
