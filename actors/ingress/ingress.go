@@ -116,6 +116,10 @@ type Ingress struct {
 	stats   counters
 	e2e     endToEnd
 	aborted atomic.Bool
+	// Abort and shutdown can both close the clients, at the same time when
+	// a node is killed while it stops; kgo's Close must not run twice at
+	// once (the race detector saw it), so each closes once.
+	consumerClosed, producerClosed sync.Once
 	// parts caches the partition count of the first input topic.
 	nparts   atomic.Int32
 	npartsAt atomic.Int64 // unix nanoseconds of the last look-up
@@ -305,9 +309,9 @@ func (in *Ingress) Abort() {
 	consumer := in.consumer
 	in.mu.Unlock()
 	if consumer != nil {
-		consumer.Close()
+		in.consumerClosed.Do(consumer.Close)
 	}
-	in.producer.Close()
+	in.producerClosed.Do(in.producer.Close)
 }
 
 // shutdown drains every partition, commits, and closes the clients.
@@ -339,11 +343,11 @@ func (in *Ingress) shutdown() {
 		close(p.stop)
 		<-p.done
 	}
-	in.consumer.Close() // leaves the group
+	in.consumerClosed.Do(in.consumer.Close) // leaves the group
 	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer fcancel()
 	_ = in.producer.Flush(fctx)
-	in.producer.Close()
+	in.producerClosed.Do(in.producer.Close)
 }
 
 // commitAll commits the processed offsets of parts (all when nil).
