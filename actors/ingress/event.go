@@ -167,7 +167,7 @@ func decodeEvent(r *kgo.Record) (inEvent, encoding, error) {
 		if err := msgpackcheck.Check(r.Value); err != nil {
 			return ev, encMsgpack, fmt.Errorf("%w: invalid msgpack event: %v", errDecode, err)
 		}
-		if err := msgpack.Unmarshal(r.Value, &ev); err != nil {
+		if err := msgpackcheck.Unmarshal(r.Value, &ev); err != nil {
 			return ev, encMsgpack, fmt.Errorf("%w: invalid msgpack event: %v", errDecode, err)
 		}
 		return ev, encMsgpack, nil
@@ -188,7 +188,7 @@ func eventFields(r *kgo.Record, enc encoding) (map[string]any, error) {
 	var m map[string]any
 	var err error
 	if enc == encMsgpack {
-		err = msgpack.Unmarshal(r.Value, &m)
+		err = msgpackcheck.Unmarshal(r.Value, &m)
 	} else {
 		err = json.Unmarshal(r.Value, &m)
 	}

@@ -89,7 +89,7 @@ func decode(key string, value []byte) (*Checkpoint, error) {
 	if err := msgpackcheck.Check(value); err != nil {
 		return nil, fmt.Errorf("checkpoint of %q: %w", key, err)
 	}
-	if err := msgpack.Unmarshal(value, &c); err != nil {
+	if err := msgpackcheck.Unmarshal(value, &c); err != nil {
 		return nil, fmt.Errorf("checkpoint of %q: %w", key, err)
 	}
 	if c.Model != key {

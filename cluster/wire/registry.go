@@ -69,7 +69,7 @@ func (x *Envelope) Deserialize() (remote.RootSerializable, error) {
 	if err := msgpackcheck.Check(x.GetData()); err != nil {
 		return nil, fmt.Errorf("wire: decode %s: %w", e.name, err)
 	}
-	if err := msgpack.Unmarshal(x.GetData(), m); err != nil {
+	if err := msgpackcheck.Unmarshal(x.GetData(), m); err != nil {
 		return nil, fmt.Errorf("wire: decode %s: %w", e.name, err)
 	}
 	if u, ok := m.(Upgrader); ok {

@@ -12,6 +12,8 @@ package msgpackcheck
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // MaxDepth bounds how deeply msgpack values may nest.
@@ -113,4 +115,17 @@ func Check(b []byte) error {
 		pending = append(pending, n*perElem)
 	}
 	return nil
+}
+
+// Unmarshal is msgpack.Unmarshal that answers an error instead of
+// panicking: the library panics on some malformed input (a nil where a
+// struct such as time.Time is expected), and a record or message from
+// outside must never take the process down.
+func Unmarshal(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed msgpack: %v", r)
+		}
+	}()
+	return msgpack.Unmarshal(b, v)
 }
