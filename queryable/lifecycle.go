@@ -133,37 +133,20 @@ func queryVersion(w http.ResponseWriter, r *http.Request, name string) (int64, b
 	return v, true
 }
 
-// POST /v1/models/{id}/rollback[?to=V]
-func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
-	to, ok := queryVersion(w, r, "to")
-	if !ok {
-		return
+// lifecycleOp answers a lifecycle route: POST /v1/models/{id}/rollback[?to=V]
+// (serving.Rollback), POST .../promote[?version=V] (serving.Promote) and
+// DELETE .../variant[?version=V] (serving.EndVariant); param names the
+// optional version parameter.
+func (s *Server) lifecycleOp(param string, op func(cur *serving.Descriptor, v int64, keep int, by, reason string, now time.Time) (*serving.Descriptor, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := queryVersion(w, r, param)
+		if !ok {
+			return
+		}
+		s.transitionHTTP(w, r, func(cur *serving.Descriptor, now time.Time) (*serving.Descriptor, error) {
+			return op(cur, v, s.keepVersions(), "api", "requested", now)
+		})
 	}
-	s.transitionHTTP(w, r, func(cur *serving.Descriptor, now time.Time) (*serving.Descriptor, error) {
-		return serving.Rollback(cur, to, s.keepVersions(), "api", "requested", now)
-	})
-}
-
-// POST /v1/models/{id}/promote[?version=V]
-func (s *Server) promote(w http.ResponseWriter, r *http.Request) {
-	v, ok := queryVersion(w, r, "version")
-	if !ok {
-		return
-	}
-	s.transitionHTTP(w, r, func(cur *serving.Descriptor, now time.Time) (*serving.Descriptor, error) {
-		return serving.Promote(cur, v, s.keepVersions(), "api", "requested", now)
-	})
-}
-
-// DELETE /v1/models/{id}/variant[?version=V]
-func (s *Server) endVariant(w http.ResponseWriter, r *http.Request) {
-	v, ok := queryVersion(w, r, "version")
-	if !ok {
-		return
-	}
-	s.transitionHTTP(w, r, func(cur *serving.Descriptor, now time.Time) (*serving.Descriptor, error) {
-		return serving.EndVariant(cur, v, s.keepVersions(), "api", "requested", now)
-	})
 }
 
 // variantInfo describes a model's shadow or canary.

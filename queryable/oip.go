@@ -76,18 +76,8 @@ func (s *Server) routeOIP() {
 		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
 	})
 	s.mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		s.drainMu.RLock()
-		draining := s.draining
-		s.drainMu.RUnlock()
-		if draining {
-			writeError(w, http.StatusServiceUnavailable, "draining", "node is shutting down")
+		if s.answerNotReady(w) {
 			return
-		}
-		if s.d.Ready != nil {
-			if err := s.d.Ready(); err != nil {
-				writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
-				return
-			}
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})

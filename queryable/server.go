@@ -203,9 +203,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/models/{id}/feedback", s.feedback)
 	s.routeOIP()
 	s.mux.HandleFunc("GET /v1/models/{id}/versions", s.versions)
-	s.mux.HandleFunc("POST /v1/models/{id}/rollback", s.rollback)
-	s.mux.HandleFunc("POST /v1/models/{id}/promote", s.promote)
-	s.mux.HandleFunc("DELETE /v1/models/{id}/variant", s.endVariant)
+	s.mux.HandleFunc("POST /v1/models/{id}/rollback", s.lifecycleOp("to", serving.Rollback))
+	s.mux.HandleFunc("POST /v1/models/{id}/promote", s.lifecycleOp("version", serving.Promote))
+	s.mux.HandleFunc("DELETE /v1/models/{id}/variant", s.lifecycleOp("version", serving.EndVariant))
 	s.mux.HandleFunc("GET /v1/cluster", s.clusterView)
 	if s.cfg.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -278,19 +278,29 @@ func (s *Server) requireModel(w http.ResponseWriter, id string) (*serving.Descri
 
 // --- health ---
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// answerNotReady answers 503 with the reason and reports true while the
+// node drains or is not ready (readyz and the Open Inference Protocol's
+// ready probe share it).
+func (s *Server) answerNotReady(w http.ResponseWriter) bool {
 	s.drainMu.RLock()
 	draining := s.draining
 	s.drainMu.RUnlock()
 	if draining {
 		writeError(w, http.StatusServiceUnavailable, "draining", "node is shutting down")
-		return
+		return true
 	}
 	if s.d.Ready != nil {
 		if err := s.d.Ready(); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
-			return
+			return true
 		}
+	}
+	return false
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.answerNotReady(w) {
+		return
 	}
 	writeJSON(w, 200, map[string]string{"status": "ready"})
 }
