@@ -597,7 +597,7 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	// heap is not sampled any more: the watcher's copies of the
 	// predictions grow with every one).
 	delay.Store(0)
-	ingEventually(t, 120*time.Second, func() error {
+	ingEventually(t, 5*time.Minute, func() error { // a wait for a condition; under -race the catch-up of 41,600 events of 4 KiB took over 2 min
 		sample(false)
 		if got := w.countModel(slowID); got < nSlow {
 			return fmt.Errorf("%d of %d predictions of %s after it sped up", got, nSlow, slowID)
