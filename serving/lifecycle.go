@@ -301,6 +301,11 @@ func pushHistory(first *Descriptor, rest []*Descriptor, keep int) []*Descriptor 
 	out := make([]*Descriptor, 0, keep)
 	bytes := 0
 	for _, h := range append([]*Descriptor{first}, rest...) {
+		if h.Invalid != "" {
+			// A placeholder for a record no node could read is not a
+			// version anyone can go back to.
+			continue
+		}
 		if len(out) >= keep-1 {
 			break
 		}

@@ -164,3 +164,40 @@ func TestCanaryBucket(t *testing.T) {
 		t.Errorf("%d of 100000 keys at weight 0.05", in)
 	}
 }
+
+// A placeholder for a record no node could read (Invalid) is never kept as
+// a version to go back to: a deploy above it keeps the readable versions
+// below it, and a rollback goes to one of those.
+func TestUnreadableVersionIsNotKept(t *testing.T) {
+	rec, err := NextDeploy(nil, lcDesc(1), 3, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &Descriptor{ID: "m", Version: 2, Invalid: "format: got number, want string"}
+	bad.History = nil
+	next, err := NextDeploy(bad, lcDesc(3), 3, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range next.History {
+		if h.Invalid != "" {
+			t.Fatalf("history keeps the unreadable version %d: %+v", h.Version, h)
+		}
+	}
+	if len(next.History) != 0 {
+		t.Errorf("history %s, want none (the only earlier record was unreadable)", versionsOf(next))
+	}
+	// The same with a readable version kept below the unreadable one.
+	bad.History = []*Descriptor{rec.Bare()}
+	next, err = NextDeploy(bad, lcDesc(3), 3, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.History) != 1 || next.History[0].Version != 1 || next.History[0].Invalid != "" {
+		t.Fatalf("history %s, want version 1 only", versionsOf(next))
+	}
+	back, err := Rollback(next, 0, 3, "test", "", time.Now())
+	if err != nil || back.Version != 1 {
+		t.Fatalf("rollback: %v %v, want version 1", back, err)
+	}
+}

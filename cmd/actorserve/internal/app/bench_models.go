@@ -250,6 +250,9 @@ func brokerBytesPerRecord(ctx context.Context, opts []kgo.Opt, n int, tag string
 	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
 		return 0, fmt.Errorf("create %s: %w", topic, err)
 	}
+	// At least 2,000 records, so that the figure per record stands out of
+	// what the rest of the process frees or allocates meanwhile.
+	n = max(n, 2000)
 	before := liveHeap()
 	err = parallel(ctx, n, 32, func(i int) error {
 		return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "m%07d", i), Value: benchModelDesc}).FirstErr()

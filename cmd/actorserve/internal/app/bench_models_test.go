@@ -9,6 +9,10 @@ import (
 // TestModelsBenchRuns runs the many-models bench small: every figure it
 // reports must have been measured.
 func TestModelsBenchRuns(t *testing.T) {
+	// Bytes per model are heap differences: measured in a process of its own.
+	if !inOwnProcess(t, "bench_models_test.go") {
+		return
+	}
 	cfg := ModelsBenchConfig{Models: 60, ActiveFraction: 0.25, Concurrency: 4, IdleTimeout: time.Second, Predicts: 20, Pages: 5}
 	r, err := RunModelsBench(t.Context(), cfg)
 	if err != nil {

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -411,4 +414,30 @@ func (w *ingLogWriter) Write(p []byte) (int, error) {
 		w.t.Log(string(bytes.TrimSuffix(p, []byte("\n"))))
 	}
 	return len(p), nil
+}
+
+// inOwnProcess runs the calling test again in a process of its own and
+// reports whether the caller is that process (and should run the test's
+// body). Tests that measure the heap use it: in the package's test binary
+// the heap also holds what earlier tests left to collect (their nodes,
+// brokers and goroutines winding down), which moved such figures by tens of
+// MiB on a loaded machine. The child inherits the environment (GORACE too,
+// so its race reports go where the parent's do).
+func inOwnProcess(t *testing.T, logFile string) bool {
+	t.Helper()
+	if os.Getenv("ACTORSERVE_TEST_ISOLATED") == t.Name() {
+		return true
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ACTORSERVE_TEST_ISOLATED="+t.Name())
+	out, err := cmd.CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, logFile) {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
+	}
+	return false
 }

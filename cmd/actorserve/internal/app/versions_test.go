@@ -158,4 +158,17 @@ func TestVersionsAreUniqueAndIncreasing(t *testing.T) {
 	if code != http.StatusAccepted || out["version"] != float64(top+3) {
 		t.Errorf("deploy after the refused ones: %d %v, want version %d", code, out, top+3)
 	}
+	// The unreadable version is not kept as one to roll back to.
+	agree(top+3, 7, n1, n2, n3)
+	for _, n := range []*Node{n1, n2, n3} {
+		d, _ := n.Table.Get(id)
+		for _, h := range d.History {
+			if h.Invalid != "" || h.Version == top+2 {
+				t.Errorf("node %s keeps the unreadable version %d in the model's history: %+v", n.cfg.Cluster.Name, h.Version, h)
+			}
+		}
+		if len(d.Unknown) > 0 {
+			t.Errorf("node %s read fields it does not know in its own record: %v", n.cfg.Cluster.Name, d.Unknown)
+		}
+	}
 }
