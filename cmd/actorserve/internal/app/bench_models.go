@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -24,9 +28,10 @@ import (
 )
 
 // ModelsBenchConfig configures `actorserve bench --active-fraction F`: how
-// a node holds many models.
+// a node, or a cluster of nodes in one process, holds many models.
 type ModelsBenchConfig struct {
 	Brokers        []string // empty: an embedded broker in this process
+	Nodes          int      // in-process nodes sharing the broker; 0: one
 	Models         int      // models to deploy
 	ActiveFraction float64  // of them, activated with one prediction each
 	Concurrency    int      // concurrent HTTP requests while deploying and activating
@@ -40,14 +45,18 @@ type ModelsBenchConfig struct {
 
 // ModelsBenchResult is what the many-models bench measured.
 type ModelsBenchResult struct {
-	Models, Active int
+	Nodes, Models, Active int
+	// ActivePerNode is how many of the active models each node hosted
+	// after activation.
+	ActivePerNode []int
 	// DeployRate is the deploy rate (models/s) of each tenth of the models.
 	DeployRate    [10]float64
 	DeployElapsed time.Duration
-	// Bytes of live heap per model, after a full collection: deployed
-	// (net of what the embedded broker holds for the control record),
-	// active (on top of deployed) and passivated (what stays of an active
-	// model after its actor passivated).
+	// Bytes of live heap per model, after a full collection, summed over
+	// the nodes (each holds the whole descriptor table): deployed (net of
+	// what the embedded broker holds for the control record), active (on
+	// top of deployed) and passivated (what stays of an active model after
+	// its actor passivated).
 	BytesDeployed, BytesActive, BytesPassivated float64
 	// BrokerBytesPerRecord is the embedded broker's share, measured by
 	// producing as many records of the same size to a scratch topic (0
@@ -62,6 +71,77 @@ type ModelsBenchResult struct {
 // benchModelDesc is a linear regression without labels.
 var benchModelDesc = []byte(`{"format":"linear","features":["x0","x1"],"data":{"coefficients":[[0.5,-1]],"intercepts":[1],"link":"identity"}}`)
 
+// runBenchCommand runs `actorserve bench`. The many-models mode
+// (--active-fraction given) is parsed here, where --nodes is one node
+// count; the throughput run is runBench's.
+//
+// bench.go (owned with the throughput bench) parses the same flags for the
+// many-models mode but cannot pass --nodes on; until it does, this is the
+// mode's parser and that branch of runBench is not reached.
+func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if !modelsBenchArgs(args) {
+		return runBench(ctx, args, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := ModelsBenchConfig{Progress: stderr}
+	fs.IntVar(&cfg.Models, "models", 20, "models to deploy (with --active-fraction)")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "nodes in this process the models are deployed on (with --active-fraction: one count)")
+	fs.Float64Var(&cfg.ActiveFraction, "active-fraction", 0, "instead of the throughput run: deploy --models models on --nodes nodes, activate this fraction, and measure deploy rate, heap per model, list page and predict latency")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent HTTP requests while deploying and activating (with --active-fraction)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "idle time before an actor passivates (with --active-fraction)")
+	fs.IntVar(&cfg.Predicts, "predicts", 2000, "predictions timed (with --active-fraction)")
+	fs.IntVar(&cfg.Pages, "pages", 200, "list pages timed (with --active-fraction)")
+	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cfg.Kafka.registerFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Brokers = splitComma(*brokers)
+	if cfg.ActiveFraction <= 0 || cfg.ActiveFraction > 1 || cfg.Models < 10 || cfg.Nodes < 1 || cfg.Concurrency < 1 || cfg.IdleTimeout <= 0 {
+		return fmt.Errorf("%w: --active-fraction must be in (0, 1], --models at least 10, --nodes at least 1, --concurrency at least 1, --idle-timeout above 0", ErrUsage)
+	}
+	if _, err := cfg.Kafka.opts(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := RunModelsBench(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	WriteModelsBench(stdout, cfg, res)
+	return nil
+}
+
+// modelsBenchArgs tells whether args (or the environment) ask for the
+// many-models mode.
+func modelsBenchArgs(args []string) bool {
+	if os.Getenv("ACTORSERVE_ACTIVE_FRACTION") != "" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "active-fraction" {
+			return true
+		}
+	}
+	return false
+}
+
 // liveHeap is the live heap after full collections.
 func liveHeap() float64 {
 	var m runtime.MemStats
@@ -72,19 +152,22 @@ func liveHeap() float64 {
 	return float64(m.HeapAlloc)
 }
 
-// RunModelsBench deploys cfg.Models linear models on one in-process node,
-// activates cfg.ActiveFraction of them, and measures the deploy rate per
-// tenth, the heap per deployed, active and passivated model, the latency
-// of a list page of 100 and of a prediction.
+// RunModelsBench deploys cfg.Models linear models on cfg.Nodes in-process
+// nodes (the deploys spread over the nodes' HTTP APIs), activates
+// cfg.ActiveFraction of them, and measures the deploy rate per tenth, the
+// heap per deployed, active and passivated model, the latency of a list
+// page of 100 and of a prediction. Model i of the active ones is activated
+// and predicted through node i mod Nodes; list pages go to a random node.
 func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResult, error) {
 	var res ModelsBenchResult
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Models < 10 || cfg.ActiveFraction <= 0 || cfg.ActiveFraction > 1 {
-		return res, fmt.Errorf("%w: --models %d (at least 10) and --active-fraction %g (in (0, 1])", ErrUsage, cfg.Models, cfg.ActiveFraction)
+	if cfg.Models < 10 || cfg.ActiveFraction <= 0 || cfg.ActiveFraction > 1 || cfg.Nodes < 0 {
+		return res, fmt.Errorf("%w: --models %d (at least 10), --active-fraction %g (in (0, 1]) and --nodes %d (at least 1)", ErrUsage, cfg.Models, cfg.ActiveFraction, cfg.Nodes)
 	}
 	cfg.Concurrency = max(1, cfg.Concurrency)
+	cfg.Nodes = max(1, cfg.Nodes)
 	progress := cfg.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -104,28 +187,16 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 		return res, err
 	}
 	tag := fmt.Sprintf("%d", time.Now().UnixNano())
-	ncfg := DefaultNodeConfig()
-	ncfg.Brokers = brokers
-	ncfg.Kafka = cfg.Kafka
-	ncfg.Cluster.Name = "bench1"
-	ncfg.Cluster.Gossip = "127.0.0.1:0"
-	ncfg.Cluster.Remote = "127.0.0.1:0"
-	ncfg.HTTP.Listen = "127.0.0.1:0"
-	ncfg.Control.Topic = "bench-models-" + tag
-	ncfg.Ingress.Topics = []string{"bench-models-in-" + tag}
-	ncfg.Ingress.Predictions = "bench-models-out-" + tag
-	ncfg.Ingress.DeadLetter = "bench-models-dead-" + tag
-	ncfg.Ingress.Group = "bench-models-" + tag
-	ncfg.Model.IdleTimeout = cfg.IdleTimeout
+	res.Nodes = cfg.Nodes
 	res.Models = cfg.Models
 	res.Active = max(1, int(float64(cfg.Models)*cfg.ActiveFraction))
-	ncfg.Model.MaxActive = max(ncfg.Model.MaxActive, res.Active+1)
-	node, err := StartNode(ctx, ncfg, cfg.Logger)
+	nodes, err := startModelsBenchNodes(ctx, cfg, brokers, tag, res.Active)
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
 	if err != nil {
-		return res, err
-	}
-	defer node.Close()
-	if err := node.WaitReady(ctx); err != nil {
 		return res, err
 	}
 	if embedded {
@@ -135,7 +206,10 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	}
 	base := liveHeap()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency}, Timeout: 30 * time.Second}
-	addr := "http://" + node.HTTPAddr()
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = "http://" + n.HTTPAddr()
+	}
 	id := func(i int) string { return fmt.Sprintf("m%07d", i) }
 
 	// Deploy, timing each tenth.
@@ -145,7 +219,7 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	start := time.Now()
 	tenths[0] = start
 	err = parallel(ctx, cfg.Models, cfg.Concurrency, func(i int) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, addr+"/v1/models/"+id(i), bytes.NewReader(benchModelDesc))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, addrs[i%len(addrs)]+"/v1/models/"+id(i), bytes.NewReader(benchModelDesc))
 		if err := do(client, req, http.StatusAccepted); err != nil {
 			return err
 		}
@@ -169,8 +243,21 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 			res.DeployRate[k-1] = float64(cfg.Models) / 10 / tenths[k].Sub(tenths[k-1]).Seconds()
 		}
 	}
-	if got := node.Table.Len(); got != cfg.Models {
-		return res, fmt.Errorf("the table holds %d models after deploying %d", got, cfg.Models)
+	// A deploy is answered once its node's table holds it; the other
+	// nodes read it from the control topic soon after.
+	tableLen := func() (int, int) {
+		lo, hi := nodes[0].Table.Len(), 0
+		for _, n := range nodes {
+			lo, hi = min(lo, n.Table.Len()), max(hi, n.Table.Len())
+		}
+		return lo, hi
+	}
+	deadline := time.Now().Add(time.Minute)
+	for lo, hi := tableLen(); lo != cfg.Models || hi != cfg.Models; lo, hi = tableLen() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return res, fmt.Errorf("the nodes' tables hold %d to %d models a minute after deploying %d", lo, hi, cfg.Models)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	deployed := liveHeap()
 	res.BytesDeployed = (deployed-base)/float64(cfg.Models) - res.BrokerBytesPerRecord
@@ -181,25 +268,44 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	for i := range active {
 		active[i] = id(int(float64(i) * stride))
 	}
-	predict := func(id string) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/v1/models/"+id+"/predict", bytes.NewReader([]byte(`{"features":{"x0":1,"x1":2}}`)))
+	// Active model i is activated and predicted through node i mod Nodes
+	// (a frozen model is scored by a replica on the node asked).
+	predict := func(i int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addrs[i%len(addrs)]+"/v1/models/"+active[i]+"/predict", bytes.NewReader([]byte(`{"features":{"x0":1,"x1":2}}`)))
 		return do(client, req, http.StatusOK)
+	}
+	activeNow := func() int {
+		a := 0
+		for _, n := range nodes {
+			a += n.Host.Active()
+		}
+		return a
 	}
 	fmt.Fprintf(progress, "activating %d models\n", len(active))
 	actStart := time.Now()
-	if err := parallel(ctx, len(active), cfg.Concurrency, func(i int) error { return predict(active[i]) }); err != nil {
+	if err := parallel(ctx, len(active), cfg.Concurrency, predict); err != nil {
 		return res, fmt.Errorf("activate: %w", err)
 	}
-	if got := node.Host.Active(); got != len(active) {
+	if got := activeNow(); got != len(active) {
 		return res, fmt.Errorf("%d of %d models active after activation (took %s; raise --idle-timeout)", got, len(active), time.Since(actStart).Round(time.Millisecond))
+	}
+	for _, n := range nodes {
+		res.ActivePerNode = append(res.ActivePerNode, n.Host.Active())
 	}
 	activeHeap := liveHeap()
 	res.BytesActive = (activeHeap - deployed) / float64(len(active))
 
+	// Every node answers the first page for the whole cluster.
+	for _, a := range addrs {
+		if err := checkFirstPage(ctx, client, a, cfg.Models, len(active)); err != nil {
+			return res, err
+		}
+	}
+
 	// A list page of 100, from the start and from random cursors.
 	var lat []time.Duration
 	for i := range max(1, cfg.Pages) {
-		u := addr + "/v1/models?limit=100"
+		u := addrs[rand.IntN(len(addrs))] + "/v1/models?limit=100"
 		if i > 0 {
 			u += "&cursor=" + base64.RawURLEncoding.EncodeToString([]byte(id(rand.IntN(cfg.Models))))
 		}
@@ -216,7 +322,7 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	lat = lat[:0]
 	for range max(1, cfg.Predicts) {
 		t0 := time.Now()
-		if err := predict(active[rand.IntN(len(active))]); err != nil {
+		if err := predict(rand.IntN(len(active))); err != nil {
 			return res, err
 		}
 		lat = append(lat, time.Since(t0))
@@ -225,14 +331,89 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 
 	// Passivation: wait for every actor to go idle.
 	fmt.Fprintf(progress, "waiting up to %s for %d models to passivate\n", cfg.IdleTimeout+time.Minute, len(active))
-	deadline := time.Now().Add(cfg.IdleTimeout + time.Minute)
-	for node.Host.Active() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	deadline = time.Now().Add(cfg.IdleTimeout + time.Minute)
+	for activeNow() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(200 * time.Millisecond)
 	}
-	res.Passivated = node.Host.Active() == 0
+	res.Passivated = activeNow() == 0
 	time.Sleep(time.Second) // the activator forgets stopped activations asynchronously
 	res.BytesPassivated = (liveHeap() - deployed) / float64(len(active))
 	return res, nil
+}
+
+// checkFirstPage asks the node at addr for the first page of 100 and
+// checks that it speaks for every node: a full page, every deployed model
+// counted, every active one counted.
+func checkFirstPage(ctx context.Context, c *http.Client, addr string, models, active int) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/v1/models?limit=100", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("list through %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Count   int  `json:"count"`
+		Total   int  `json:"total"`
+		Partial bool `json:"partial"`
+		Totals  struct {
+			Active int `json:"active"`
+		} `json:"totals"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("list through %s: %s: %v", addr, resp.Status, err)
+	}
+	if page.Count != min(100, models) || page.Total != models || page.Partial || page.Totals.Active != active {
+		return fmt.Errorf("list through %s: %d rows of %d models with %d active (partial %v), want %d of %d with %d active",
+			addr, page.Count, page.Total, page.Totals.Active, page.Partial, min(100, models), models, active)
+	}
+	return nil
+}
+
+// startModelsBenchNodes starts cfg.Nodes nodes on brokers, each joining
+// the one before, and waits until every node has read the control topic
+// and sees every member (a list page gathers from every member). The
+// nodes started are returned even with an error, for the caller to close.
+func startModelsBenchNodes(ctx context.Context, cfg ModelsBenchConfig, brokers []string, tag string, active int) ([]*Node, error) {
+	var nodes []*Node
+	var join []string
+	for i := range cfg.Nodes {
+		ncfg := DefaultNodeConfig()
+		ncfg.Brokers = brokers
+		ncfg.Kafka = cfg.Kafka
+		ncfg.Cluster.Name = fmt.Sprintf("bench%d", i+1)
+		ncfg.Cluster.Gossip = "127.0.0.1:0"
+		ncfg.Cluster.Remote = "127.0.0.1:0"
+		ncfg.Cluster.Join = join
+		ncfg.HTTP.Listen = "127.0.0.1:0"
+		ncfg.Control.Topic = "bench-models-" + tag
+		ncfg.Ingress.Topics = []string{"bench-models-in-" + tag}
+		ncfg.Ingress.Predictions = "bench-models-out-" + tag
+		ncfg.Ingress.DeadLetter = "bench-models-dead-" + tag
+		ncfg.Ingress.Group = "bench-models-" + tag
+		ncfg.Model.IdleTimeout = cfg.IdleTimeout
+		ncfg.Model.MaxActive = max(ncfg.Model.MaxActive, active+1)
+		n, err := StartNode(ctx, ncfg, cfg.Logger.With("node", ncfg.Cluster.Name))
+		if err != nil {
+			return nodes, fmt.Errorf("start node %s: %w", ncfg.Cluster.Name, err)
+		}
+		nodes = append(nodes, n)
+		join = []string{n.Cluster.GossipAddr()}
+	}
+	for _, n := range nodes {
+		if err := n.WaitReady(ctx); err != nil {
+			return nodes, err
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for _, n := range nodes {
+		for len(n.Cluster.Members()) != len(nodes) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return nodes, fmt.Errorf("node %s sees %d of %d members after a minute", n.Cluster.Name(), len(n.Cluster.Members()), len(nodes))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nodes, nil
 }
 
 // brokerBytesPerRecord measures what the embedded broker holds per
@@ -323,7 +504,11 @@ func quantile(d []time.Duration, q float64) time.Duration {
 
 // WriteModelsBench prints the many-models results.
 func WriteModelsBench(w io.Writer, cfg ModelsBenchConfig, r ModelsBenchResult) {
-	fmt.Fprintf(w, "%d linear models (no labels) on one node, %d active (%.0f%%); %d concurrent requests\n", r.Models, r.Active, 100*cfg.ActiveFraction, cfg.Concurrency)
+	where := "one node"
+	if r.Nodes > 1 {
+		where = fmt.Sprintf("%d nodes in one process (deploys, activations and predictions spread over them)", r.Nodes)
+	}
+	fmt.Fprintf(w, "%d linear models (no labels) on %s, %d active (%.0f%%); %d concurrent requests\n", r.Models, where, r.Active, 100*cfg.ActiveFraction, cfg.Concurrency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "DEPLOY RATE PER TENTH (models/s)")
 	for _, x := range r.DeployRate {
@@ -331,11 +516,22 @@ func WriteModelsBench(w io.Writer, cfg ModelsBenchConfig, r ModelsBenchResult) {
 	}
 	fmt.Fprintln(tw)
 	_ = tw.Flush()
+	if r.Nodes > 1 {
+		per := make([]string, len(r.ActivePerNode))
+		for i, a := range r.ActivePerNode {
+			per[i] = fmt.Sprint(a)
+		}
+		fmt.Fprintf(w, "active models per node: %s\n", strings.Join(per, ", "))
+	}
 	last, first := r.DeployRate[9], r.DeployRate[0]
 	if first > 0 {
 		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate\n", r.DeployElapsed.Round(time.Millisecond), 100*last/first)
 	}
-	fmt.Fprintf(w, "heap per deployed, never activated model: %.0f B (the embedded broker's copy of its control record, %.0f B, not counted)\n", r.BytesDeployed, r.BrokerBytesPerRecord)
+	perNode := ""
+	if r.Nodes > 1 {
+		perNode = fmt.Sprintf(", summed over the %d nodes' tables: %.0f B per node", r.Nodes, r.BytesDeployed/float64(r.Nodes))
+	}
+	fmt.Fprintf(w, "heap per deployed, never activated model: %.0f B (the embedded broker's copy of its control record, %.0f B, not counted%s)\n", r.BytesDeployed, r.BrokerBytesPerRecord, perNode)
 	fmt.Fprintf(w, "heap per active model, on top:            %.0f B\n", r.BytesActive)
 	passive := "every active model passivated"
 	if !r.Passivated {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,27 @@ func TestModelsBenchRuns(t *testing.T) {
 	}
 	// Bad flags are usage errors.
 	var errOut strings.Builder
-	if err := runBench(t.Context(), []string{"--active-fraction", "1.5"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--active-fraction") {
-		t.Errorf("--active-fraction 1.5: %v", err)
+	for _, args := range [][]string{{"--active-fraction", "1.5"}, {"--active-fraction=0.5", "--nodes", "0"}, {"--models", "100", "-active-fraction", "0.1", "--nodes", "1,3"}} {
+		if err := runBenchCommand(t.Context(), args, &out, &errOut); !errors.Is(err, ErrUsage) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestModelsBenchThreeNodes runs the many-models bench on three nodes in
+// one process: the deploys, activations and predictions spread over them,
+// and every node's first list page speaks for the whole cluster (the
+// bench fails otherwise).
+func TestModelsBenchThreeNodes(t *testing.T) {
+	var out, errOut strings.Builder
+	args := []string{"--models", "90", "--nodes", "3", "--active-fraction", "0.2", "--concurrency", "6", "--idle-timeout", "2s", "--predicts", "30", "--pages", "6"}
+	if err := runBenchCommand(t.Context(), args, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	// Active model i went through node i mod 3: 18 models, 6 on each.
+	for _, want := range []string{"90 linear models (no labels) on 3 nodes", "18 active (20%)", "active models per node: 6, 6, 6", "every active model passivated", "limit=100"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -45,7 +45,7 @@ func init() {
 		"version": {"print the build version", runVersion},
 		"send":    {"produce events from a JSONL or CSV file to Kafka", runSend},
 		"eval":    {"prequential evaluation of online learners on a CSV file, locally or through the cluster", runEval},
-		"bench":   {"measure ingress throughput and latency against a plain franz-go passthrough", runBench},
+		"bench":   {"measure ingress throughput and latency against a plain franz-go passthrough", runBenchCommand},
 		"replay":  {"re-score a model's recorded events with a chosen version, to a topic of its own", runReplay},
 		"certs":   {"write a CA, node certificates, a gossip key and bearer tokens for a hardened cluster", runCerts},
 	}
