@@ -38,6 +38,8 @@ type BenchConfig struct {
 	Logger     *slog.Logger
 	// Kafka is how to reach Brokers (TLS, SASL).
 	Kafka KafkaConfig
+	// Rounds is how many times each row runs, interleaved (see RunBench).
+	Rounds int
 }
 
 // BenchResult is one row of the bench table.
@@ -60,6 +62,16 @@ type BenchResult struct {
 	// (actorserve rows only).
 	Batches   int64 `json:"batches,omitempty"`
 	CrossNode int64 `json:"cross_node_batches,omitempty"`
+	// Runs is how many runs the row's figures summarise; MinEventsPerSec
+	// and MaxEventsPerSec their spread (EventsPerSec is the median run).
+	Runs            int     `json:"runs"`
+	MinEventsPerSec float64 `json:"min_events_per_sec"`
+	MaxEventsPerSec float64 `json:"max_events_per_sec"`
+	// RatioFirstNodes is the throughput over that of the first actorserve
+	// row (one node, usually) in the same round, the median over rounds;
+	// CPURatioFirstNodes the same for CPU seconds per million events.
+	RatioFirstNodes    float64 `json:"ratio_to_first_node_count,omitempty"`
+	CPURatioFirstNodes float64 `json:"cpu_ratio_to_first_node_count,omitempty"`
 }
 
 // Bench modes: what consumes the input topic.
@@ -74,6 +86,12 @@ const (
 // models (what a user would write instead of actorserve), then actorserve
 // with each node count: throughput over a preloaded topic, CPU per event
 // over that run, and end-to-end latency at half that rate.
+//
+// With Rounds > 1 every row runs that many times, the rows interleaved
+// (a, a', b, c, a, a', b, c, ...) so that a slow spell of a shared machine
+// falls on all rows alike. Each row reports the run of median throughput,
+// the spread of all its runs, and ratios that are the median of the ratios
+// measured within one round (row over (a), over (a'), over one node).
 func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -87,29 +105,106 @@ func RunBench(ctx context.Context, cfg BenchConfig) ([]BenchResult, error) {
 		defer b.Close()
 		brokers = b.Addrs()
 	}
-	var out []BenchResult
-	pass, err := benchOne(ctx, cfg, brokers, benchPassthrough, "(a) franz-go passthrough", 0)
-	if err != nil {
-		return nil, fmt.Errorf("passthrough: %w", err)
+	type row struct {
+		mode, name string
+		nodes      int
 	}
-	out = append(out, pass)
-	cons, err := benchOne(ctx, cfg, brokers, benchConsumer, "(a') franz-go consumer, encoding/json", 0)
-	if err != nil {
-		return out, fmt.Errorf("hand-written consumer: %w", err)
-	}
-	cons.Ratio = cons.EventsPerSec / pass.EventsPerSec
-	out = append(out, cons)
+	rows := []row{{benchPassthrough, "(a) franz-go passthrough", 0}, {benchConsumer, "(a') franz-go consumer, encoding/json", 0}}
 	for i, n := range cfg.Nodes {
-		name := fmt.Sprintf("(%c) actorserve, %d node(s)", 'b'+i, n)
-		r, err := benchOne(ctx, cfg, brokers, benchActorserve, name, n)
-		if err != nil {
-			return out, fmt.Errorf("actorserve %d nodes: %w", n, err)
+		rows = append(rows, row{benchActorserve, fmt.Sprintf("(%c) actorserve, %d node(s)", 'b'+i, n), n})
+	}
+	rounds := max(cfg.Rounds, 1)
+	runs := make([][]BenchResult, len(rows)) // runs[row][round]
+	for round := range rounds {
+		for i, rw := range rows {
+			r, err := benchOne(ctx, cfg, brokers, rw.mode, rw.name, rw.nodes)
+			if err != nil {
+				return benchSummary(runs), fmt.Errorf("%s, round %d of %d: %w", rw.name, round+1, rounds, err)
+			}
+			runs[i] = append(runs[i], r)
 		}
-		r.Ratio = r.EventsPerSec / pass.EventsPerSec
-		r.RatioConsumer = r.EventsPerSec / cons.EventsPerSec
+	}
+	return benchSummary(runs), nil
+}
+
+// benchSummary turns runs[row][round] into one result per row: the run of
+// median throughput, with the spread of all runs and the ratios taken
+// within each round (then their median). Rows 0 and 1 are (a) and (a');
+// a row with fewer runs than (a) (a failed round) is compared over the
+// rounds it has.
+func benchSummary(runs [][]BenchResult) []BenchResult {
+	var out []BenchResult
+	median := func(xs []float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		if len(xs)%2 == 1 {
+			return xs[len(xs)/2]
+		}
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	ratio := func(i, base int) float64 {
+		if base >= len(runs) || base == i {
+			return 0
+		}
+		var rs []float64
+		for k, r := range runs[i] {
+			if k < len(runs[base]) && runs[base][k].EventsPerSec > 0 {
+				rs = append(rs, r.EventsPerSec/runs[base][k].EventsPerSec)
+			}
+		}
+		return median(rs)
+	}
+	oneNode := -1
+	for i, rs := range runs {
+		if len(rs) == 0 {
+			continue
+		}
+		sorted := slices.Clone(rs)
+		slices.SortFunc(sorted, func(a, b BenchResult) int { return cmpFloat(a.EventsPerSec, b.EventsPerSec) })
+		r := sorted[(len(sorted)-1)/2]
+		r.Runs = len(rs)
+		r.MinEventsPerSec, r.MaxEventsPerSec = sorted[0].EventsPerSec, sorted[len(sorted)-1].EventsPerSec
+		var cpus []float64
+		for _, x := range rs {
+			if x.CPUPerMillion > 0 {
+				cpus = append(cpus, x.CPUPerMillion)
+			}
+		}
+		r.CPUPerMillion = median(cpus)
+		if i >= 1 {
+			r.Ratio = ratio(i, 0)
+		}
+		if i >= 2 {
+			r.RatioConsumer = ratio(i, 1)
+			if oneNode < 0 {
+				oneNode = i
+			} else {
+				r.RatioFirstNodes = ratio(i, oneNode)
+				var cr []float64
+				for k, x := range rs {
+					if k < len(runs[oneNode]) && runs[oneNode][k].CPUPerMillion > 0 && x.CPUPerMillion > 0 {
+						cr = append(cr, x.CPUPerMillion/runs[oneNode][k].CPUPerMillion)
+					}
+				}
+				r.CPURatioFirstNodes = median(cr)
+			}
+		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 type benchRun struct {
@@ -452,6 +547,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the input topic")
 	fs.DurationVar(&cfg.Latency, "latency-duration", 10*time.Second, "length of the latency run at half the maximum rate")
 	nodes := fs.String("nodes", "1,3", "actorserve node counts to run")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "runs of every row, interleaved; each row reports its median run and the median of its ratios within a round")
 	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	// Many models (bench_models.go): --models N --active-fraction F.
@@ -512,9 +608,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // WriteBenchTable prints the results as an aligned table.
 func WriteBenchTable(w io.Writer, cfg BenchConfig, res []BenchResult) {
-	fmt.Fprintf(w, "%d JSON events, %d linear models, %d partitions; latency at half the maximum rate for %s\n", cfg.Events, cfg.Models, cfg.Partitions, cfg.Latency)
+	fmt.Fprintf(w, "%d JSON events, %d linear models, %d partitions; %d round(s), rows interleaved; latency at half the maximum rate for %s\n",
+		cfg.Events, cfg.Models, cfg.Partitions, max(cfg.Rounds, 1), cfg.Latency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tEVENTS/S\tVS (A)\tVS (A')\tCPU S/1M EVENTS\tCROSS-NODE BATCHES\tLATENCY RATE\tP50\tP99")
+	fmt.Fprintln(tw, "RUN\tEVENTS/S (MEDIAN)\tMIN-MAX\tVS (A)\tVS (A')\tVS 1ST NODES\tCPU S/1M EVENTS\tCPU VS 1ST NODES\tCROSS-NODE BATCHES\tLATENCY RATE\tP50\tP99")
 	for _, r := range res {
 		cpu := "-"
 		if r.CPUPerMillion > 0 {
@@ -524,11 +621,12 @@ func WriteBenchTable(w io.Writer, cfg BenchConfig, res []BenchResult) {
 		if r.Batches > 0 {
 			cross = fmt.Sprintf("%.1f%% of %d", 100*float64(r.CrossNode)/float64(r.Batches), r.Batches)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, ratioText(r.Ratio), ratioText(r.RatioConsumer),
-			cpu, cross, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f-%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, r.MinEventsPerSec, r.MaxEventsPerSec,
+			ratioText(r.Ratio), ratioText(r.RatioConsumer), ratioText(r.RatioFirstNodes), cpu, ratioText(r.CPURatioFirstNodes),
+			cross, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w, "CPU: the whole process (user + system) over the throughput window, the embedded broker and the output reader included in every row.")
+	fmt.Fprintln(w, "Ratios are medians of the ratios within one round. CPU: the whole process (user + system) over the throughput window, the embedded broker and the output reader included in every row.")
 }
 
 func ratioText(r float64) string {
