@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ func TestModelsBenchRuns(t *testing.T) {
 		if rate <= 0 {
 			t.Errorf("no deploy rate for tenth %d: %v", k+1, r.DeployRate)
 		}
+	}
+	if r.Steady.Predicts != 20 || r.Steady.P99 != r.PredictP99 {
+		t.Errorf("--predict-gcs 0: %d predictions in the steady run, want the 20 first ones: %+v", r.Steady.Predicts, r.Steady)
 	}
 	if r.BytesActive <= 0 || r.BrokerBytesPerRecord <= 0 || r.ListP99 <= 0 || r.PredictP99 < r.PredictP50 || r.PredictP50 <= 0 {
 		t.Errorf("figures not measured: %+v", r)
@@ -52,9 +56,12 @@ func TestModelsBenchRuns(t *testing.T) {
 // bench fails otherwise).
 func TestModelsBenchThreeNodes(t *testing.T) {
 	var out, errOut strings.Builder
-	args := []string{"--models", "90", "--nodes", "3", "--active-fraction", "0.2", "--concurrency", "6", "--idle-timeout", "2s", "--predicts", "30", "--pages", "6"}
+	args := []string{"--models", "90", "--nodes", "3", "--active-fraction", "0.2", "--concurrency", "6", "--idle-timeout", "2s", "--predicts", "30", "--predict-gcs", "1", "--pages", "6"}
 	if err := runBenchCommand(t.Context(), args, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !regexp.MustCompile(`spanning [1-9][0-9]* garbage collections: p50 [0-9.]+[µm]s`).MatchString(out.String()) {
+		t.Errorf("no predictions spanning a garbage collection:\n%s", out.String())
 	}
 	// Active model i went through node i mod 3: 18 models, 6 on each.
 	for _, want := range []string{"90 linear models (no labels) on 3 nodes", "18 active (20%)", "active models per node: 6, 6, 6", "every active model passivated", "limit=100"} {
