@@ -70,6 +70,12 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Disabled turns the ingress off (the node then only serves HTTP).
 	Disabled bool
+	// Held starts the ingress holding its input: it joins the consumer
+	// group and takes its partitions but reads nothing until Release. The
+	// bench uses it so that every node of a cluster has its partitions
+	// before the first event is read (otherwise the first node reads a
+	// preloaded topic alone while the others join).
+	Held bool
 	// ClientOpts are extra franz-go options of every Kafka client the
 	// ingress creates (TLS, SASL).
 	ClientOpts []kgo.Opt
@@ -98,7 +104,7 @@ func DefaultConfig() Config {
 		TimeoutRetries:      2,
 		CommitInterval:      time.Second,
 		DrainTimeout:        10 * time.Second,
-		SessionTimeout:      10 * time.Second,
+		SessionTimeout:      6 * time.Second, // the least a stock broker accepts (group.min.session.timeout.ms); memberlist notices a death in ~3.5 s
 	}
 }
 

@@ -112,6 +112,7 @@ type Ingress struct {
 	mu     sync.Mutex
 	parts  map[tp]*partition
 	topics map[string]bool
+	held   bool // Config.Held until Release
 
 	stats   counters
 	e2e     endToEnd
@@ -136,7 +137,7 @@ func New(cfg Config, node string, table Table, pred Predictor, logger *slog.Logg
 		logger = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingress{cfg: cfg, node: node, table: table, pred: pred, router: newRouter(table),
-		logger: logger.With("component", "ingress"), parts: map[tp]*partition{}, topics: map[string]bool{}, e2e: newEndToEnd()}
+		logger: logger.With("component", "ingress"), parts: map[tp]*partition{}, topics: map[string]bool{}, e2e: newEndToEnd(), held: cfg.Held}
 	in.base, in.stop = context.WithCancel(context.Background())
 	topics := slices.Clone(cfg.Topics)
 	topics = append(topics, in.router.topics()...)
@@ -196,8 +197,25 @@ func (in *Ingress) newConsumer() error {
 	}
 	in.mu.Lock()
 	in.consumer = cl
+	if in.held {
+		cl.PauseFetchTopics(topics...)
+	}
 	in.mu.Unlock()
 	return nil
+}
+
+// Release starts reading the input of an ingress started with Config.Held;
+// otherwise it does nothing.
+func (in *Ingress) Release() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.held {
+		return
+	}
+	in.held = false
+	if in.consumer != nil {
+		in.consumer.ResumeFetchTopics(in.consumer.PauseFetchTopics()...)
+	}
 }
 
 // TableChanged is called for every descriptor change: it refreshes the
@@ -222,6 +240,9 @@ func (in *Ingress) addTopics(topics []string) {
 		}
 	}
 	consumer := in.consumer
+	if in.held && consumer != nil && len(add) > 0 {
+		consumer.PauseFetchTopics(add...)
+	}
 	in.mu.Unlock()
 	if len(add) > 0 && consumer != nil {
 		in.logger.Info("reading topics bound by descriptors", "topics", add)

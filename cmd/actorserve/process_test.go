@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -494,13 +495,24 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	}
 	defer consumer.Close()
 	var unique atomic.Int64
+	// Every prediction's model, node and time (the record's timestamp, set
+	// by the node that wrote it), to see when each model answered again.
+	type outRec struct {
+		id, model, node string
+		at              time.Time
+	}
+	var outMu sync.Mutex
+	var outs []outRec
 	readDone := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
+	// The reader runs until the probes after the stream are answered too.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	go func() {
 		defer close(readDone)
-		for unique.Load() < events && ctx.Err() == nil {
-			consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+		for readCtx.Err() == nil {
+			consumer.PollFetches(readCtx).EachRecord(func(r *kgo.Record) {
 				var id string
 				if r.Topic == "actorserve.predictions" {
 					var p predictOut
@@ -511,6 +523,9 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 					_ = json.Unmarshal(r.Value, &withID)
 					id = withID.ID
 					predictions.Add(1)
+					outMu.Lock()
+					outs = append(outs, outRec{id: withID.ID, model: p.Model, node: p.Node, at: r.Timestamp})
+					outMu.Unlock()
 				} else {
 					// A dead letter is not a delivery: every event here
 					// is well formed and must be predicted.
@@ -529,6 +544,8 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	// Stream at a steady pace so that the kill lands mid-stream.
 	start := time.Now()
 	var victim *node
+	var killedAt, detectedAt time.Time
+	detected := make(chan struct{})
 	for k := 0; k < events; k++ {
 		i := k % models
 		v := fmt.Sprintf(`{"id":"e%d","features":{"x0":%d,"x1":1}}`, k, k%9)
@@ -544,12 +561,58 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 			if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
+			killedAt = time.Now()
 			t.Logf("SIGKILL %s after %d events produced, %d outputs read", victim.name, k, predictions.Load()+deadLetters.Load())
+			// Detection: the moment a survivor's membership drops the
+			// victim (memberlist's failure detector).
+			go func() {
+				defer close(detected)
+				for ctx.Err() == nil {
+					if n, err := members(nodes[0]); err == nil && n == 2 {
+						detectedAt = time.Now()
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}()
 		}
 	}
 	if err := prod.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	for unique.Load() < events && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond) // polling the reader's count
+	}
+	// Probes: once the victim is detected dead, one event per model every
+	// 100 ms, until every model has answered one through a survivor.
+	<-detected
+	if detectedAt.IsZero() {
+		t.Fatalf("%s never saw %s leave", nodes[0].name, victim.name)
+	}
+	probeAnswered := func() (int, map[string]time.Time) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		first := map[string]time.Time{}
+		for _, o := range outs {
+			if strings.HasPrefix(o.id, "probe-") && o.node != victim.name {
+				if f, ok := first[o.model]; !ok || o.at.Before(f) {
+					first[o.model] = o.at
+				}
+			}
+		}
+		return len(first), first
+	}
+	for k := 0; ctx.Err() == nil; k++ {
+		if n, _ := probeAnswered(); n == models {
+			break
+		}
+		for i, id := range ids {
+			v := fmt.Sprintf(`{"id":"probe-%d-%d","features":{"x0":1,"x1":1}}`, k, i)
+			prod.Produce(ctx, &kgo.Record{Key: []byte(id), Value: []byte(v)}, nil)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopReading()
 	<-readDone
 	missing := 0
 	dups := 0
@@ -572,6 +635,80 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d events: all accounted for in %s; %d predictions, %d dead letters, %d duplicates (%.2f%%) from redelivery after the kill",
 		events, time.Since(start).Round(time.Millisecond), predictions.Load(), deadLetters.Load(), dups, 100*float64(dups)/events)
+
+	// Every model answers within 5 s of the failure's detection: its first
+	// probe answered by a survivor comes at most 5 s after the victim left
+	// the membership (issue 10). The victim's models wait for their
+	// partitions to move (the consumer group's rebalance, which Kafka starts
+	// when the victim's session expires) and, with them, their actors: the
+	// partition and the models keyed to it move together.
+	_, first := probeAnswered()
+	onVictim := map[string]bool{}
+	outMu.Lock()
+	for _, o := range outs {
+		if o.node == victim.name {
+			onVictim[o.model] = true
+		}
+	}
+	outMu.Unlock()
+	var slowest time.Duration
+	var slowestModel string
+	for _, id := range ids {
+		f, ok := first[id]
+		if !ok {
+			t.Errorf("model %s answered no probe through a survivor after %s was detected dead", id, victim.name)
+			continue
+		}
+		if d := f.Sub(detectedAt); d > slowest {
+			slowest, slowestModel = d, id
+		}
+	}
+	t.Logf("%s detected dead %s after the kill; %d of %d models had been scored on it; every model answered a probe through a survivor within %s of detection (slowest %s), %s after the kill",
+		victim.name, detectedAt.Sub(killedAt).Round(time.Millisecond), len(onVictim), models, slowest.Round(time.Millisecond), slowestModel,
+		detectedAt.Add(slowest).Sub(killedAt).Round(time.Millisecond))
+	if len(onVictim) == 0 {
+		t.Errorf("no model was scored on %s before the kill: the failover was not tested", victim.name)
+	}
+	if slowest > 5*time.Second {
+		t.Errorf("model %s answered %s after %s was detected dead, want within 5 s", slowestModel, slowest.Round(time.Millisecond), victim.name)
+	}
+	// Batches stay on the node that read them, before and after the move
+	// (during a rebalance a few may cross).
+	for _, n := range []*node{nodes[0], nodes[2]} {
+		local, err := metricValue(n, `actorserve_ingress_batches_total{cross_node="false"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cross, err := metricValue(n, `actorserve_ingress_batches_total{cross_node="true"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %.0f of %.0f batches crossed nodes", n.name, cross, local+cross)
+		if local == 0 || cross > 0.01*(local+cross) {
+			t.Errorf("%s: %.0f of %.0f batches crossed nodes, want under 1%%", n.name, cross, local+cross)
+		}
+	}
+}
+
+// metricValue reads one sample of a node's /metrics, named with its labels
+// as the text format prints them.
+func metricValue(n *node, series string) (float64, error) {
+	resp, err := client.Get("http://" + n.http + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: no %s in /metrics", n.name, series)
 }
 
 // TestProcessLearningSurvivesSIGKILL: an online model learns from a

@@ -493,6 +493,11 @@ func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) e
 		cfg.Ingress.Predictions = r.out
 		cfg.Ingress.DeadLetter = r.out + "-dead"
 		cfg.Ingress.Group = r.group
+		// Every node takes its partitions before any reads: otherwise the
+		// first node reads the preloaded topic alone (and through two
+		// rebalances) while the others start, and an N-node row measures
+		// mostly one node.
+		cfg.Ingress.Held = true
 		n, err := StartNode(ctx, cfg, r.cfg.Logger)
 		if err != nil {
 			r.stop()
@@ -501,7 +506,54 @@ func (r *benchRun) startProcessor(ctx context.Context, mode string, nodes int) e
 		r.nodes = append(r.nodes, n)
 		join = []string{n.Cluster.GossipAddr()}
 	}
+	if err := r.awaitAssignment(ctx); err != nil {
+		r.stop()
+		return err
+	}
+	for _, n := range r.nodes {
+		n.Ingress.Release()
+	}
 	return nil
+}
+
+// awaitAssignment waits until the nodes own every input partition between
+// them, each node some (the group has settled), and the assignment has
+// held for half a second.
+func (r *benchRun) awaitAssignment(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var stableSince time.Time
+	last := ""
+	for {
+		var owned []string
+		total := 0
+		for _, n := range r.nodes {
+			k := 0
+			for _, p := range n.Ingress.Stats().Partitions {
+				if p.Topic == r.in {
+					k++
+				}
+			}
+			total += k
+			owned = append(owned, strconv.Itoa(k))
+		}
+		now := strings.Join(owned, ",")
+		settled := total == r.cfg.Partitions && (len(r.nodes) > r.cfg.Partitions || !slices.Contains(owned, "0"))
+		switch {
+		case !settled || now != last:
+			stableSince = time.Time{}
+		case stableSince.IsZero():
+			stableSince = time.Now()
+		case time.Since(stableSince) >= 500*time.Millisecond:
+			return nil
+		}
+		last = now
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the %d nodes did not settle on the %d partitions of %s (partitions per node: %s): %w", len(r.nodes), r.cfg.Partitions, r.in, now, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // startPassthrough is the ceiling: a plain franz-go group consumer that

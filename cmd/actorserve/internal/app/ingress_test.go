@@ -696,3 +696,40 @@ func ingFirstOf(m map[string]int) string {
 	}
 	return ""
 }
+
+// TestIngressHeldUntilReleased: a node started with Held takes its
+// partitions but reads nothing until Release (the bench starts every node
+// of a cluster so), then reads everything once.
+func TestIngressHeldUntilReleased(t *testing.T) {
+	const events = 200
+	b := ingBroker(t)
+	n := ingStartNode(t, b.Addrs(), "h1", nil, func(c *NodeConfig) { c.Ingress.Held = true })
+	w := ingWatch(t, b.Addrs())
+	ingDeploy(t, n, "m", ingLinear([]string{"a", "b"}, nil, [][]float64{{1, 0}}, []float64{0}, "identity"))
+	cl := ingProducer(t, b.Addrs())
+	for i := range events {
+		ingProduce(t, cl, ingEvent("m", ingJSON(map[string]any{"id": fmt.Sprintf("e%d", i), "features": []float64{float64(i), 0}})))
+	}
+	ingEventually(t, 15*time.Second, func() error {
+		if k := len(n.Ingress.Stats().Partitions); k == 0 {
+			return fmt.Errorf("no partition assigned yet")
+		}
+		return nil
+	})
+	// Held: several fetch intervals pass with every event on the broker
+	// and the partitions assigned, and nothing is read.
+	time.Sleep(time.Second)
+	if st := n.Ingress.Stats(); st.Events != 0 || w.countModel("m") != 0 {
+		t.Fatalf("held ingress read %d events and %d predictions were written", st.Events, w.countModel("m"))
+	}
+	n.Ingress.Release()
+	ingEventually(t, 15*time.Second, func() error {
+		if got := w.countModel("m"); got < events {
+			return fmt.Errorf("%d of %d predictions after release", got, events)
+		}
+		return nil
+	})
+	if dup := w.duplicates(); len(dup) > 0 {
+		t.Errorf("%d events scored twice", len(dup))
+	}
+}
