@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +55,11 @@ type ModelsBenchResult struct {
 	// DeployRate is the deploy rate (models/s) of each tenth of the models.
 	DeployRate    [10]float64
 	DeployElapsed time.Duration
+	// DeployRetries counts the deploys answered 503 (published but not
+	// read back within the deploy's timeout) and made again; DeploySlowest
+	// is the longest answer to a deploy.
+	DeployRetries int
+	DeploySlowest time.Duration
 	// Bytes of live heap per model, after a full collection, summed over
 	// the nodes (each holds the whole descriptor table): deployed (net of
 	// what the embedded broker holds for the control record), active (on
@@ -247,9 +253,14 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	var tmu sync.Mutex
 	start := time.Now()
 	tenths[0] = start
+	var retries atomic.Int64
+	var slowest atomic.Int64
 	err = parallel(ctx, cfg.Models, cfg.Concurrency, func(i int) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, addrs[i%len(addrs)]+"/v1/models/"+id(i), bytes.NewReader(benchModelDesc))
-		if err := do(client, req, http.StatusAccepted); err != nil {
+		r, d, err := deploy(ctx, client, addrs[i%len(addrs)]+"/v1/models/"+id(i), benchModelDesc)
+		retries.Add(int64(r))
+		for old := slowest.Load(); int64(d) > old && !slowest.CompareAndSwap(old, int64(d)); old = slowest.Load() {
+		}
+		if err != nil {
 			return err
 		}
 		n := done.Add(1)
@@ -267,6 +278,7 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 		return res, fmt.Errorf("deploy: %w", err)
 	}
 	res.DeployElapsed = time.Since(start)
+	res.DeployRetries, res.DeploySlowest = int(retries.Load()), time.Duration(slowest.Load())
 	for k := 1; k <= 10; k++ {
 		if !tenths[k].IsZero() && !tenths[k-1].IsZero() {
 			res.DeployRate[k-1] = float64(cfg.Models) / 10 / tenths[k].Sub(tenths[k-1]).Seconds()
@@ -521,6 +533,35 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 	return first
 }
 
+// deployAttempts bounds the attempts of one deploy in the bench.
+const deployAttempts = 5
+
+// deploy PUTs desc to url until it is accepted. A 503 (publish_failed:
+// published, but not read back within the deploy's timeout) is made again,
+// as a client would, up to deployAttempts in all; any other refusal is an
+// error. It returns the attempts made again and the slowest answer.
+func deploy(ctx context.Context, c *http.Client, url string, desc []byte) (retries int, slowest time.Duration, err error) {
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(desc))
+		t := time.Now()
+		err := do(c, req, http.StatusAccepted)
+		slowest = max(slowest, time.Since(t))
+		var se *statusError
+		if err == nil || !errors.As(err, &se) || se.status != http.StatusServiceUnavailable || attempt == deployAttempts {
+			return retries, slowest, err
+		}
+		retries++
+	}
+}
+
+// statusError is an answer with another status than the one expected.
+type statusError struct {
+	status int
+	text   string
+}
+
+func (e *statusError) Error() string { return e.text }
+
 // do sends req and checks the status, draining the body.
 func do(c *http.Client, req *http.Request, want int) error {
 	resp, err := c.Do(req)
@@ -530,7 +571,7 @@ func do(c *http.Client, req *http.Request, want int) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))
+		return &statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))}
 	}
 	if want == http.StatusOK && len(body) > 0 && !json.Valid(body) {
 		return fmt.Errorf("%s %s: answer is not JSON", req.Method, req.URL.Path)
@@ -570,7 +611,8 @@ func WriteModelsBench(w io.Writer, cfg ModelsBenchConfig, r ModelsBenchResult) {
 	}
 	last, first := r.DeployRate[9], r.DeployRate[0]
 	if first > 0 {
-		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate\n", r.DeployElapsed.Round(time.Millisecond), 100*last/first)
+		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate; slowest answer %s; %d deploys answered 503 (published, not read back in time) and made again\n",
+			r.DeployElapsed.Round(time.Millisecond), 100*last/first, r.DeploySlowest.Round(time.Millisecond), r.DeployRetries)
 	}
 	perNode := ""
 	if r.Nodes > 1 {

@@ -2,8 +2,11 @@ package app
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -67,6 +70,41 @@ func TestModelsBenchThreeNodes(t *testing.T) {
 	for _, want := range []string{"90 linear models (no labels) on 3 nodes", "18 active (20%)", "active models per node: 6, 6, 6", "every active model passivated", "limit=100"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestBenchDeployRetries: a deploy answered 503 (published, not read back
+// in time) is made again and counted; any other refusal, or 503 to the
+// last attempt, is an error.
+func TestBenchDeployRetries(t *testing.T) {
+	for _, tc := range []struct {
+		answers     []int
+		retries     int
+		wantErr     bool
+		wantAttempt int
+	}{
+		{[]int{202}, 0, false, 1},
+		{[]int{503, 503, 202}, 2, false, 3},
+		{[]int{400}, 0, true, 1},
+		{[]int{503, 409}, 1, true, 2},
+		{[]int{503, 503, 503, 503, 503, 202}, 4, true, deployAttempts},
+	} {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := int(calls.Add(1)) - 1
+			if r.Method != http.MethodPut || n >= len(tc.answers) {
+				w.WriteHeader(http.StatusTeapot)
+				return
+			}
+			w.WriteHeader(tc.answers[n])
+			_, _ = w.Write([]byte(`{}`))
+		}))
+		retries, slowest, err := deploy(t.Context(), srv.Client(), srv.URL+"/v1/models/m", benchModelDesc)
+		srv.Close()
+		if retries != tc.retries || (err != nil) != tc.wantErr || int(calls.Load()) != tc.wantAttempt || slowest <= 0 {
+			t.Errorf("answers %v: %d retries, %d attempts, slowest %v, err %v; want %d retries, %d attempts, error %v",
+				tc.answers, retries, calls.Load(), slowest, err, tc.retries, tc.wantAttempt, tc.wantErr)
 		}
 	}
 }
