@@ -545,7 +545,22 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	start := time.Now()
 	var victim *node
 	var killedAt, detectedAt time.Time
-	detected := make(chan struct{})
+	detected, probed := make(chan struct{}), make(chan struct{})
+	// answeredAfter: the models that wrote a prediction (of a stream event
+	// or a probe) through a survivor at or after since, with the first time.
+	answeredAfter := func(since time.Time) (int, map[string]time.Time) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		first := map[string]time.Time{}
+		for _, o := range outs {
+			if o.node != victim.name && !o.at.Before(since) {
+				if f, ok := first[o.model]; !ok || o.at.Before(f) {
+					first[o.model] = o.at
+				}
+			}
+		}
+		return len(first), first
+	}
 	for k := 0; k < events; k++ {
 		i := k % models
 		v := fmt.Sprintf(`{"id":"e%d","features":{"x0":%d,"x1":1}}`, k, k%9)
@@ -564,15 +579,28 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 			killedAt = time.Now()
 			t.Logf("SIGKILL %s after %d events produced, %d outputs read", victim.name, k, predictions.Load()+deadLetters.Load())
 			// Detection: the moment a survivor's membership drops the
-			// victim (memberlist's failure detector).
+			// victim (memberlist's failure detector). From then on, probes
+			// (one event per model every 100 ms) run beside the stream
+			// until every model has answered through a survivor.
 			go func() {
-				defer close(detected)
+				defer close(probed)
 				for ctx.Err() == nil {
 					if n, err := members(nodes[0]); err == nil && n == 2 {
 						detectedAt = time.Now()
-						return
+						break
 					}
 					time.Sleep(20 * time.Millisecond)
+				}
+				close(detected)
+				for k := 0; ctx.Err() == nil; k++ {
+					if n, _ := answeredAfter(detectedAt); n == models {
+						return
+					}
+					for i, id := range ids {
+						v := fmt.Sprintf(`{"id":"probe-%d-%d","features":{"x0":1,"x1":1}}`, k, i)
+						prod.Produce(ctx, &kgo.Record{Key: []byte(id), Value: []byte(v)}, nil)
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
 			}()
 		}
@@ -583,35 +611,11 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	for unique.Load() < events && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond) // polling the reader's count
 	}
-	// Probes: once the victim is detected dead, one event per model every
-	// 100 ms, until every model has answered one through a survivor.
 	<-detected
 	if detectedAt.IsZero() {
 		t.Fatalf("%s never saw %s leave", nodes[0].name, victim.name)
 	}
-	probeAnswered := func() (int, map[string]time.Time) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		first := map[string]time.Time{}
-		for _, o := range outs {
-			if strings.HasPrefix(o.id, "probe-") && o.node != victim.name {
-				if f, ok := first[o.model]; !ok || o.at.Before(f) {
-					first[o.model] = o.at
-				}
-			}
-		}
-		return len(first), first
-	}
-	for k := 0; ctx.Err() == nil; k++ {
-		if n, _ := probeAnswered(); n == models {
-			break
-		}
-		for i, id := range ids {
-			v := fmt.Sprintf(`{"id":"probe-%d-%d","features":{"x0":1,"x1":1}}`, k, i)
-			prod.Produce(ctx, &kgo.Record{Key: []byte(id), Value: []byte(v)}, nil)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	<-probed
 	stopReading()
 	<-readDone
 	missing := 0
@@ -637,12 +641,13 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 		events, time.Since(start).Round(time.Millisecond), predictions.Load(), deadLetters.Load(), dups, 100*float64(dups)/events)
 
 	// Every model answers soon after the failure's detection: the time
-	// from the victim leaving the membership to each model's first probe
-	// answered by a survivor (issue 10's "within 5 s of detection"). The victim's models wait for their
+	// from the victim leaving the membership to each model's first
+	// prediction written by a survivor, of a stream event or a probe
+	// (issue 10's "within 5 s of detection"). The victim's models wait for their
 	// partitions to move (the consumer group's rebalance, which Kafka starts
 	// when the victim's session expires) and, with them, their actors: the
 	// partition and the models keyed to it move together.
-	_, first := probeAnswered()
+	_, first := answeredAfter(detectedAt)
 	onVictim := map[string]bool{}
 	outMu.Lock()
 	for _, o := range outs {
@@ -656,14 +661,14 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	for _, id := range ids {
 		f, ok := first[id]
 		if !ok {
-			t.Errorf("model %s answered no probe through a survivor after %s was detected dead", id, victim.name)
+			t.Errorf("model %s wrote no prediction through a survivor after %s was detected dead", id, victim.name)
 			continue
 		}
 		if d := f.Sub(detectedAt); d > slowest {
 			slowest, slowestModel = d, id
 		}
 	}
-	t.Logf("%s detected dead %s after the kill; %d of %d models had been scored on it; every model answered a probe through a survivor within %s of detection (slowest %s), %s after the kill",
+	t.Logf("%s detected dead %s after the kill; %d of %d models had been scored on it; every model wrote a prediction through a survivor within %s of detection (slowest %s), %s after the kill",
 		victim.name, detectedAt.Sub(killedAt).Round(time.Millisecond), len(onVictim), models, slowest.Round(time.Millisecond), slowestModel,
 		detectedAt.Add(slowest).Sub(killedAt).Round(time.Millisecond))
 	if len(onVictim) == 0 {
