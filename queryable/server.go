@@ -398,6 +398,19 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusConflict, "no_current_version", fmt.Sprintf("model %q has no current version for a %s to run beside; deploy it without \"rollout\" first", id, d.Rollout.Mode))
 			return
 		}
+		// Another node's deploy may have landed since the version was
+		// chosen: a new version goes above every version the record
+		// keeps, or two deploys would answer the same version (the later
+		// record, of a higher revision, would win with it).
+		if cur != nil && d.Version <= cur.TopVersion() {
+			top := cur.TopVersion()
+			if explicit {
+				writeError(w, http.StatusConflict, "version_conflict", fmt.Sprintf("model %q: version %d was deployed through another node at the same time (the model is at version %d); deploy again", id, d.Version, top))
+				return
+			}
+			prev = max(prev, top)
+			d.Version = prev + 1
+		}
 		rec, err := serving.NextDeploy(cur, d, s.keepVersions(), "api")
 		if err != nil {
 			writeError(w, http.StatusConflict, "version_conflict", err.Error())

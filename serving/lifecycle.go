@@ -185,6 +185,9 @@ func NextDeploy(cur, d *Descriptor, keep int, by string) (*Descriptor, error) {
 		d.Decisions = []Decision{{At: now, Action: ActionDeploy, To: d.Version, By: by}}
 		return d, nil
 	}
+	if top := cur.TopVersion(); d.Version <= top {
+		return nil, fmt.Errorf("%w: model %q: version %d is not above %d, the highest version its record keeps", ErrLifecycle, cur.ID, d.Version, top)
+	}
 	if d.Rollout != nil {
 		next := *cur
 		next.Variant = d

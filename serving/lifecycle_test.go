@@ -201,3 +201,32 @@ func TestUnreadableVersionIsNotKept(t *testing.T) {
 		t.Fatalf("rollback: %v %v, want version 1", back, err)
 	}
 }
+
+// A deploy's version must be above every version the record keeps: two
+// deploys computed from different views of the record must not both land
+// with the same version (the later one, of a higher revision, would win
+// with a version another deploy was already told it got).
+func TestNextDeployRefusesAVersionNotAboveTheKeptOnes(t *testing.T) {
+	rec, err := NextDeploy(nil, lcDesc(5), 3, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{5, 4} {
+		if _, err := NextDeploy(rec, lcDesc(v), 3, "test"); !errors.Is(err, ErrLifecycle) {
+			t.Errorf("deploy of version %d over version 5: %v, want a lifecycle error", v, err)
+		}
+	}
+	next, err := NextDeploy(rec, lcDesc(6), 3, "test")
+	if err != nil || next.Version != 6 {
+		t.Fatalf("deploy of version 6: %v %v", next, err)
+	}
+	// After a rollback the model serves 5, and 6 is still kept: the next
+	// version is 7.
+	back, err := Rollback(next, 5, 3, "test", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NextDeploy(back, lcDesc(6), 3, "test"); !errors.Is(err, ErrLifecycle) {
+		t.Errorf("deploy of version 6 after rolling back from it: %v, want a lifecycle error", err)
+	}
+}
