@@ -602,13 +602,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "runs of every row, interleaved; each row reports its median run and the median of its ratios within a round")
 	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	// Many models (bench_models.go): --models N --active-fraction F.
-	mcfg := ModelsBenchConfig{}
-	fs.Float64Var(&mcfg.ActiveFraction, "active-fraction", 0, "instead of the throughput run: deploy --models models on one node, activate this fraction, and measure deploy rate, heap per model, list page and predict latency")
-	fs.IntVar(&mcfg.Concurrency, "concurrency", 32, "concurrent HTTP requests while deploying and activating (with --active-fraction)")
-	fs.DurationVar(&mcfg.IdleTimeout, "idle-timeout", 30*time.Second, "idle time before an actor passivates (with --active-fraction)")
-	fs.IntVar(&mcfg.Predicts, "predicts", 2000, "predictions timed (with --active-fraction)")
-	fs.IntVar(&mcfg.Pages, "pages", 200, "list pages timed (with --active-fraction)")
+	// Many models: --active-fraction switches to bench_models.go's mode
+	// (runBenchCommand sends such arguments there); named here for -help.
+	fs.Float64("active-fraction", 0, "instead of the throughput run, the many-models bench: deploy --models models and activate this `fraction` of them (its flags: actorserve bench --active-fraction 0.1 -help)")
 	cfg.Kafka.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -634,21 +630,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
-	}
-	if mcfg.ActiveFraction != 0 {
-		mcfg.Models, mcfg.Kafka, mcfg.Brokers, mcfg.Progress = cfg.Models, cfg.Kafka, splitComma(*brokers), stderr
-		if mcfg.ActiveFraction < 0 || mcfg.ActiveFraction > 1 || mcfg.Models < 10 || mcfg.Concurrency < 1 || mcfg.IdleTimeout <= 0 {
-			return fmt.Errorf("%w: --active-fraction must be in (0, 1], --models at least 10, --concurrency at least 1, --idle-timeout above 0", ErrUsage)
-		}
-		if _, err := cfg.Kafka.opts(); err != nil {
-			return fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-		res, err := RunModelsBench(ctx, mcfg)
-		if err != nil {
-			return err
-		}
-		WriteModelsBench(stdout, mcfg, res)
-		return nil
 	}
 	res, err := RunBench(ctx, cfg)
 	if err != nil && len(res) == 0 {
