@@ -729,7 +729,9 @@ func TestProcessLearningSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	nodes := startCluster(t, "--checkpoint-every", "200")
+	// INFO logs: printed only if the test fails (it failed once in CI, the
+	// model not coming back within a minute, with nothing at WARN).
+	nodes := startCluster(t, "--checkpoint-every", "200", "--log-level", "info")
 	brokers := nodes[0].brokers
 	d := map[string]any{
 		"format": "online", "features": []string{"a", "b"}, "labels": []string{"neg", "pos"},
@@ -744,6 +746,12 @@ func TestProcessLearningSurvivesSIGKILL(t *testing.T) {
 	}
 	defer prod.Close()
 	r := rand.New(rand.NewPCG(7, 7))
+	var produceErr atomic.Pointer[error]
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			produceErr.CompareAndSwap(nil, &err)
+		}
+	}
 	send := func(from, to int) {
 		for k := from; k < to; k++ {
 			a, b := r.Float64()*4-2, r.Float64()*4-2
@@ -752,10 +760,13 @@ func TestProcessLearningSurvivesSIGKILL(t *testing.T) {
 				label = "pos"
 			}
 			v := fmt.Sprintf(`{"id":"x%d","features":{"a":%g,"b":%g},"label":%q}`, k, a, b, label)
-			prod.Produce(context.Background(), &kgo.Record{Key: []byte("learner"), Value: []byte(v)}, nil)
+			prod.Produce(context.Background(), &kgo.Record{Key: []byte("learner"), Value: []byte(v)}, promise)
 		}
 		if err := prod.Flush(context.Background()); err != nil {
 			t.Fatal(err)
+		}
+		if err := produceErr.Load(); err != nil {
+			t.Fatalf("produce: %v", *err)
 		}
 	}
 	type stats struct {
@@ -800,6 +811,33 @@ func TestProcessLearningSurvivesSIGKILL(t *testing.T) {
 	t.Logf("SIGKILL %s hosting the model after %d updates (accuracy %.3f)", victim.name, before.Learning.Updates, before.Learning.Accuracy)
 	send(3000, 6000)
 	var after stats
+	// Should the model not come back, say where the survivors stand: their
+	// members, their partitions and what their ingress did.
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range nodes {
+			if n == victim {
+				continue
+			}
+			var c json.RawMessage
+			_ = getJSON(n.http+"/v1/cluster", &c)
+			t.Logf("%s /v1/cluster: %s", n.name, c)
+			resp, err := client.Get("http://" + n.http + "/metrics")
+			if err != nil {
+				continue
+			}
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+			for sc.Scan() {
+				if l := sc.Text(); strings.HasPrefix(l, "actorserve_ingress") || strings.HasPrefix(l, "actorserve_learning") || strings.HasPrefix(l, "actorserve_cluster") {
+					t.Logf("%s %s", n.name, l)
+				}
+			}
+			resp.Body.Close()
+		}
+	}()
 	eventually(t, 60*time.Second, func() error {
 		s, err := get(via)
 		if err != nil {
