@@ -106,12 +106,10 @@ func gcCycles() uint64 {
 var benchModelDesc = []byte(`{"format":"linear","features":["x0","x1"],"data":{"coefficients":[[0.5,-1]],"intercepts":[1],"link":"identity"}}`)
 
 // runBenchCommand runs `actorserve bench`. The many-models mode
-// (--active-fraction given) is parsed here, where --nodes is one node
-// count; the throughput run is runBench's.
-//
-// bench.go (owned with the throughput bench) parses the same flags for the
-// many-models mode but cannot pass --nodes on; until it does, this is the
-// mode's parser and that branch of runBench is not reached.
+// (--active-fraction given, or ACTORSERVE_ACTIVE_FRACTION) is parsed here,
+// where --nodes is one node count and the flags are this mode's own
+// (`actorserve bench --active-fraction 0.1 -help` lists them); the
+// throughput run is runBench's.
 func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !modelsBenchArgs(args) {
 		return runBench(ctx, args, stdout, stderr)
