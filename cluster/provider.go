@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log"
@@ -363,7 +364,7 @@ func (p *provider) publish() {
 			Started: time.UnixMilli(pr.meta.Started),
 		})
 	}
-	slices.SortFunc(snap, func(a, b Member) int { return cmpString(a.Name+a.ID, b.Name+b.ID) })
+	slices.SortFunc(snap, func(a, b Member) int { return cmp.Compare(a.Name+a.ID, b.Name+b.ID) })
 	p.snapshot = snap
 	ml := p.ml
 	p.mu.Unlock()
@@ -380,16 +381,6 @@ func (p *provider) publish() {
 			}
 		}
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // members returns the current snapshot (safe for health endpoints, unlike

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -685,40 +684,15 @@ func TestProcessStreamSurvivesSIGKILL(t *testing.T) {
 	// Batches stay on the node that read them, before and after the move
 	// (during a rebalance a few may cross).
 	for _, n := range []*node{nodes[0], nodes[2]} {
-		local, err := metricValue(n, `actorserve_ingress_batches_total{cross_node="false"}`)
+		cross, local, err := batches(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cross, err := metricValue(n, `actorserve_ingress_batches_total{cross_node="true"}`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s: %.0f of %.0f batches crossed nodes", n.name, cross, local+cross)
-		if local == 0 || cross > 0.01*(local+cross) {
-			t.Errorf("%s: %.0f of %.0f batches crossed nodes, want under 1%%", n.name, cross, local+cross)
+		t.Logf("%s: %d of %d batches crossed nodes", n.name, cross, local+cross)
+		if local == 0 || float64(cross) > 0.01*float64(local+cross) {
+			t.Errorf("%s: %d of %d batches crossed nodes, want under 1%%", n.name, cross, local+cross)
 		}
 	}
-}
-
-// metricValue reads one sample of a node's /metrics, named with its labels
-// as the text format prints them.
-func metricValue(n *node, series string) (float64, error) {
-	resp, err := client.Get("http://" + n.http + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("%s: no %s in /metrics", n.name, series)
 }
 
 // TestProcessLearningSurvivesSIGKILL: an online model learns from a

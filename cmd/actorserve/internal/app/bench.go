@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,7 +164,7 @@ func benchSummary(runs [][]BenchResult) []BenchResult {
 			continue
 		}
 		sorted := slices.Clone(rs)
-		slices.SortFunc(sorted, func(a, b BenchResult) int { return cmpFloat(a.EventsPerSec, b.EventsPerSec) })
+		slices.SortFunc(sorted, func(a, b BenchResult) int { return cmp.Compare(a.EventsPerSec, b.EventsPerSec) })
 		r := sorted[(len(sorted)-1)/2]
 		r.Runs = len(rs)
 		r.MinEventsPerSec, r.MaxEventsPerSec = sorted[0].EventsPerSec, sorted[len(sorted)-1].EventsPerSec
@@ -195,16 +196,6 @@ func benchSummary(runs [][]BenchResult) []BenchResult {
 		out = append(out, r)
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 type benchRun struct {
@@ -620,17 +611,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := cfg.Kafka.opts(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	res, err := RunBench(ctx, cfg)
 	if err != nil && len(res) == 0 {
 		return err
@@ -675,4 +660,24 @@ var _ = errors.New
 func (r *benchRun) kopts(opts ...kgo.Opt) []kgo.Opt {
 	base, _ := r.cfg.Kafka.opts() // checked when the run starts
 	return append(base, opts...)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is
+// called; with an empty path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -138,17 +137,11 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, err := cfg.Kafka.opts(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	res, err := RunModelsBench(ctx, cfg)
 	if err != nil {
 		return err
