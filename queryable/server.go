@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -59,6 +60,11 @@ type Config struct {
 	// KeepVersions is how many versions a model keeps loadable for
 	// rollback, the current one included (0: serving.DefaultKeepVersions).
 	KeepVersions int
+	// DeployConfirmTimeout bounds how long a deploy, once the broker
+	// acknowledged its record, waits to read it back and confirm the
+	// version; past it the deploy is answered 202 with "pending": true
+	// (0: 10 s).
+	DeployConfirmTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -329,6 +335,16 @@ type deployed struct {
 	// variant beside the current one (Current).
 	Rollout string `json:"rollout,omitempty"`
 	Current int64  `json:"current,omitempty"`
+	// Pending says the record was published (the broker acknowledged it
+	// at Offset of the control topic) but not read back within the
+	// deploy's bound, so the version is not confirmed: every node applies
+	// the record, unless a deploy of the same model through another node
+	// published a version at least as high just before it. Status is where
+	// to see which version the model is at; Detail says the same in words.
+	Pending bool   `json:"pending,omitempty"`
+	Offset  *int64 `json:"offset,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
@@ -421,12 +437,23 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "internal", err.Error())
 			return
 		}
-		if _, err := s.d.Publisher.Put(ctx, id, b); err != nil {
+		offset, err := s.d.Publisher.Put(ctx, id, b)
+		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("publish model %q to the control topic: %s", id, err))
 			return
 		}
-		if err := s.d.Table.Sync(ctx); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "publish_failed", fmt.Sprintf("model %q: published, but the control topic could not be read back to confirm the version: %s", id, err))
+		// The record is durable from here on: a read-back that takes
+		// longer than the bound (a stalled broker, a table far behind) is
+		// not a failure, and the answer says what is known.
+		if err := s.readBack(r.Context()); err != nil {
+			if r.Context().Err() != nil {
+				return
+			}
+			s.logger.Warn("deploy: published, but not read back in time; answering pending", "model", id, "version", d.Version, "offset", offset, "err", err)
+			status := "/v1/models/" + url.PathEscape(id)
+			w.Header().Set("Location", status)
+			writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version, Revision: rec.Rev(), Pending: true, Offset: &offset, Status: status,
+				Detail: fmt.Sprintf("model %q: version %d was published at offset %d of the control topic but not read back within %s (%s); every node applies it unless another node deployed this model at the same moment: GET %s shows the version once applied", id, d.Version, offset, s.confirmTimeout(), err, status)})
 			return
 		}
 		got, ok := s.d.Table.Get(id)
@@ -459,6 +486,25 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// readBack waits, at most confirmTimeout, until the table has read the
+// control topic up to where it ended after a publish.
+func (s *Server) readBack(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.confirmTimeout())
+	defer cancel()
+	return s.d.Table.Sync(ctx)
+}
+
+func (s *Server) confirmTimeout() time.Duration {
+	if s.cfg.DeployConfirmTimeout > 0 {
+		return s.cfg.DeployConfirmTimeout
+	}
+	return defaultDeployConfirmTimeout
+}
+
+// defaultDeployConfirmTimeout bounds how long a deploy, once published,
+// waits to read its record back before it answers pending.
+const defaultDeployConfirmTimeout = 10 * time.Second
 
 // deployLock returns the lock that serialises deploys of model id on this
 // node. Deploys of different models mostly take different locks (one of 64

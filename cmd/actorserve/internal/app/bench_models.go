@@ -54,10 +54,12 @@ type ModelsBenchResult struct {
 	// DeployRate is the deploy rate (models/s) of each tenth of the models.
 	DeployRate    [10]float64
 	DeployElapsed time.Duration
-	// DeployRetries counts the deploys answered 503 (published but not
-	// read back within the deploy's timeout) and made again; DeploySlowest
-	// is the longest answer to a deploy.
+	// DeployRetries counts the deploys answered 503 (publish_failed) and
+	// made again; DeployPending those answered 202 pending (published,
+	// not read back within the deploy's bound); DeploySlowest is the
+	// longest answer to a deploy.
 	DeployRetries int
+	DeployPending int
 	DeploySlowest time.Duration
 	// Bytes of live heap per model, after a full collection, summed over
 	// the nodes (each holds the whole descriptor table): deployed (net of
@@ -247,11 +249,14 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	var tmu sync.Mutex
 	start := time.Now()
 	tenths[0] = start
-	var retries atomic.Int64
+	var retries, pending atomic.Int64
 	var slowest atomic.Int64
 	err = parallel(ctx, cfg.Models, cfg.Concurrency, func(i int) error {
-		r, d, err := deploy(ctx, client, addrs[i%len(addrs)]+"/v1/models/"+id(i), benchModelDesc)
+		r, p, d, err := deploy(ctx, client, addrs[i%len(addrs)]+"/v1/models/"+id(i), benchModelDesc)
 		retries.Add(int64(r))
+		if p {
+			pending.Add(1)
+		}
 		for old := slowest.Load(); int64(d) > old && !slowest.CompareAndSwap(old, int64(d)); old = slowest.Load() {
 		}
 		if err != nil {
@@ -272,7 +277,7 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 		return res, fmt.Errorf("deploy: %w", err)
 	}
 	res.DeployElapsed = time.Since(start)
-	res.DeployRetries, res.DeploySlowest = int(retries.Load()), time.Duration(slowest.Load())
+	res.DeployRetries, res.DeployPending, res.DeploySlowest = int(retries.Load()), int(pending.Load()), time.Duration(slowest.Load())
 	for k := 1; k <= 10; k++ {
 		if !tenths[k].IsZero() && !tenths[k-1].IsZero() {
 			res.DeployRate[k-1] = float64(cfg.Models) / 10 / tenths[k].Sub(tenths[k-1]).Seconds()
@@ -531,18 +536,26 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 const deployAttempts = 5
 
 // deploy PUTs desc to url until it is accepted. A 503 (publish_failed:
-// published, but not read back within the deploy's timeout) is made again,
-// as a client would, up to deployAttempts in all; any other refusal is an
-// error. It returns the attempts made again and the slowest answer.
-func deploy(ctx context.Context, c *http.Client, url string, desc []byte) (retries int, slowest time.Duration, err error) {
+// not published) is made again, as a client would, up to deployAttempts in
+// all; any other refusal is an error. It returns the attempts made again,
+// whether the answer was 202 pending (published, not read back within the
+// deploy's bound) and the slowest answer.
+func deploy(ctx context.Context, c *http.Client, url string, desc []byte) (retries int, pending bool, slowest time.Duration, err error) {
 	for attempt := 1; ; attempt++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(desc))
 		t := time.Now()
-		err := do(c, req, http.StatusAccepted)
+		body, err := doBody(c, req, http.StatusAccepted)
 		slowest = max(slowest, time.Since(t))
+		if err == nil {
+			var ans struct{ Pending bool }
+			if err := json.Unmarshal(body, &ans); err != nil {
+				return retries, false, slowest, fmt.Errorf("PUT %s: answer %q: %w", req.URL.Path, body, err)
+			}
+			return retries, ans.Pending, slowest, nil
+		}
 		var se *statusError
-		if err == nil || !errors.As(err, &se) || se.status != http.StatusServiceUnavailable || attempt == deployAttempts {
-			return retries, slowest, err
+		if !errors.As(err, &se) || se.status != http.StatusServiceUnavailable || attempt == deployAttempts {
+			return retries, false, slowest, err
 		}
 		retries++
 	}
@@ -558,19 +571,25 @@ func (e *statusError) Error() string { return e.text }
 
 // do sends req and checks the status, draining the body.
 func do(c *http.Client, req *http.Request, want int) error {
+	_, err := doBody(c, req, want)
+	return err
+}
+
+// doBody sends req, checks the status and returns the body.
+func doBody(c *http.Client, req *http.Request, want int) ([]byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		return &statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))}
+		return nil, &statusError{resp.StatusCode, fmt.Sprintf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))}
 	}
 	if want == http.StatusOK && len(body) > 0 && !json.Valid(body) {
-		return fmt.Errorf("%s %s: answer is not JSON", req.Method, req.URL.Path)
+		return nil, fmt.Errorf("%s %s: answer is not JSON", req.Method, req.URL.Path)
 	}
-	return nil
+	return body, nil
 }
 
 func quantile(d []time.Duration, q float64) time.Duration {
@@ -605,8 +624,8 @@ func WriteModelsBench(w io.Writer, cfg ModelsBenchConfig, r ModelsBenchResult) {
 	}
 	last, first := r.DeployRate[9], r.DeployRate[0]
 	if first > 0 {
-		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate; slowest answer %s; %d deploys answered 503 (published, not read back in time) and made again\n",
-			r.DeployElapsed.Round(time.Millisecond), 100*last/first, r.DeploySlowest.Round(time.Millisecond), r.DeployRetries)
+		fmt.Fprintf(w, "deploy: %s in all; the last tenth at %.0f%% of the first's rate; slowest answer %s; %d deploys answered 202 pending (published, not read back in time); %d answered 503 (not published) and made again\n",
+			r.DeployElapsed.Round(time.Millisecond), 100*last/first, r.DeploySlowest.Round(time.Millisecond), r.DeployPending, r.DeployRetries)
 	}
 	perNode := ""
 	if r.Nodes > 1 {

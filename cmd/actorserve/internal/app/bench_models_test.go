@@ -74,21 +74,25 @@ func TestModelsBenchThreeNodes(t *testing.T) {
 	}
 }
 
-// TestBenchDeployRetries: a deploy answered 503 (published, not read back
-// in time) is made again and counted; any other refusal, or 503 to the
-// last attempt, is an error.
+// TestBenchDeployRetries: a deploy answered 503 (not published) is made
+// again and counted; any other refusal, or 503 to the last attempt, is an
+// error; a 202 pending (published, not read back in time) is counted and
+// not made again.
 func TestBenchDeployRetries(t *testing.T) {
 	for _, tc := range []struct {
 		answers     []int
+		body        string // of the last answer
 		retries     int
+		pending     bool
 		wantErr     bool
 		wantAttempt int
 	}{
-		{[]int{202}, 0, false, 1},
-		{[]int{503, 503, 202}, 2, false, 3},
-		{[]int{400}, 0, true, 1},
-		{[]int{503, 409}, 1, true, 2},
-		{[]int{503, 503, 503, 503, 503, 202}, 4, true, deployAttempts},
+		{[]int{202}, `{}`, 0, false, false, 1},
+		{[]int{202}, `{"id":"m","version":1,"pending":true}`, 0, true, false, 1},
+		{[]int{503, 503, 202}, `{}`, 2, false, false, 3},
+		{[]int{400}, `{}`, 0, false, true, 1},
+		{[]int{503, 409}, `{}`, 1, false, true, 2},
+		{[]int{503, 503, 503, 503, 503, 202}, `{}`, 4, false, true, deployAttempts},
 	} {
 		var calls atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,13 +102,17 @@ func TestBenchDeployRetries(t *testing.T) {
 				return
 			}
 			w.WriteHeader(tc.answers[n])
-			_, _ = w.Write([]byte(`{}`))
+			body := `{}`
+			if n == len(tc.answers)-1 {
+				body = tc.body
+			}
+			_, _ = w.Write([]byte(body))
 		}))
-		retries, slowest, err := deploy(t.Context(), srv.Client(), srv.URL+"/v1/models/m", benchModelDesc)
+		retries, pending, slowest, err := deploy(t.Context(), srv.Client(), srv.URL+"/v1/models/m", benchModelDesc)
 		srv.Close()
-		if retries != tc.retries || (err != nil) != tc.wantErr || int(calls.Load()) != tc.wantAttempt || slowest <= 0 {
-			t.Errorf("answers %v: %d retries, %d attempts, slowest %v, err %v; want %d retries, %d attempts, error %v",
-				tc.answers, retries, calls.Load(), slowest, err, tc.retries, tc.wantAttempt, tc.wantErr)
+		if retries != tc.retries || pending != tc.pending || (err != nil) != tc.wantErr || int(calls.Load()) != tc.wantAttempt || slowest <= 0 {
+			t.Errorf("answers %v %s: %d retries, pending %v, %d attempts, slowest %v, err %v; want %d retries, pending %v, %d attempts, error %v",
+				tc.answers, tc.body, retries, pending, calls.Load(), slowest, err, tc.retries, tc.pending, tc.wantAttempt, tc.wantErr)
 		}
 	}
 }
