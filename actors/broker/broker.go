@@ -190,10 +190,10 @@ func isWildcard(host string) bool {
 
 // Broker is one running embedded Kafka-protocol broker.
 type Broker struct {
-	cluster   *kfake.Cluster
-	addrs     []string
-	logger    *slog.Logger
-	compacted []string // the seeded compacted topics, whose growth decides a compaction
+	cluster *kfake.Cluster
+	addrs   []string
+	logger  *slog.Logger
+	adm     *kadm.Client // a client of this broker, to list its topics
 
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
@@ -266,12 +266,18 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Listen, err)
 	}
-	b := &Broker{cluster: c, addrs: c.ListenAddrs(), logger: logger, compacted: []string{cfg.Topics.Models, cfg.Topics.State},
+	cl, err := localClient(ln.dialAddr(), cfg)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("client of embedded broker %s: %w", cfg.Listen, err)
+	}
+	b := &Broker{cluster: c, addrs: c.ListenAddrs(), logger: logger, adm: kadm.NewClient(cl),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 
 	ctx, cancel := context.WithTimeout(context.Background(), ensureTopicsTimeout)
 	defer cancel()
-	if err := ensureTopics(ctx, ln.dialAddr(), cfg); err != nil {
+	if err := ensureTopics(ctx, b.adm, cfg); err != nil {
+		cl.Close()
 		c.Close()
 		return nil, fmt.Errorf("seed topics on embedded broker %s: %w", cfg.Listen, err)
 	}
@@ -299,6 +305,8 @@ func (b *Broker) run(every time.Duration) {
 // maintain applies retention to every topic, and compacts the compacted
 // topics once they are at least half dirty: twice the bytes they held after
 // the last compaction (Kafka's default min.cleanable.dirty.ratio, 0.5).
+// Every topic with cleanup.policy=compact counts, seeded or not (a node's
+// control topic may have another name).
 //
 // kfake does both on the goroutine that serves every request, and a
 // compaction reads and rewrites every record of every compacted topic: about
@@ -311,24 +319,43 @@ func (b *Broker) run(every time.Duration) {
 // Retention only walks the batches' metadata.
 func (b *Broker) maintain() {
 	b.cluster.ApplyRetention()
-	if size := b.compactedBytes(); size > b.cleanBytes && size >= 2*b.cleanBytes {
+	topics, size, err := b.compactedBytes()
+	if err != nil {
+		b.logger.Warn("list the compacted topics; compaction waits for the next pass", "err", err)
+		return
+	}
+	if size > b.cleanBytes && size >= 2*b.cleanBytes {
 		start := time.Now()
 		b.cluster.Compact()
 		b.compactions++
-		b.cleanBytes = b.compactedBytes()
-		b.logger.Debug("compacted", "topics", b.compacted, "bytes_before", size, "bytes_after", b.cleanBytes, "took", time.Since(start))
+		_, b.cleanBytes, _ = b.compactedBytes()
+		b.logger.Debug("compacted", "topics", topics, "bytes_before", size, "bytes_after", b.cleanBytes, "took", time.Since(start))
 	}
 }
 
-// compactedBytes returns the bytes the seeded compacted topics hold.
-func (b *Broker) compactedBytes() int64 {
-	var n int64
-	for _, t := range b.compacted {
+// compactedBytes returns the topics with cleanup.policy=compact and the
+// bytes they hold.
+func (b *Broker) compactedBytes() (topics []string, n int64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ensureTopicsTimeout)
+	defer cancel()
+	listed, err := b.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, t := range listed.Names() {
+		info := b.cluster.TopicInfo(t)
+		if info == nil {
+			continue // deleted since
+		}
+		if p := info.Configs["cleanup.policy"]; p == nil || !strings.Contains(*p, "compact") {
+			continue
+		}
+		topics = append(topics, t)
 		for _, p := range b.cluster.PartitionInfos(t) {
 			n += p.NumBytes
 		}
 	}
-	return n
+	return topics, n, nil
 }
 
 // Addrs returns the advertised host:port of the broker, for kgo.SeedBrokers.
@@ -340,13 +367,13 @@ func (b *Broker) Close() {
 	b.closeOnce.Do(func() {
 		close(b.stop)
 		<-b.stopped
+		b.adm.Close()
 		b.cluster.Close()
 	})
 }
 
-// ensureTopics creates the seeded topics that do not exist and (re)applies the settings the
-// package documents to every seeded topic.
-func ensureTopics(ctx context.Context, dialAddr string, cfg Config) error {
+// localClient returns a client of the broker this process runs.
+func localClient(dialAddr string, cfg Config) (*kgo.Client, error) {
 	// Every connection goes to the one local broker, whatever host it advertises: the
 	// advertised name may only resolve for clients elsewhere (e.g. in other containers).
 	var d net.Dialer
@@ -365,12 +392,12 @@ func ensureTopics(ctx context.Context, dialAddr string, cfg Config) error {
 	if len(cfg.SASL) > 0 {
 		opts = append(opts, kgo.SASL(saslMechanism(cfg.SASL[0])))
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	return kgo.NewClient(opts...)
+}
+
+// ensureTopics creates the seeded topics that do not exist and (re)applies the settings the
+// package documents to every seeded topic.
+func ensureTopics(ctx context.Context, adm *kadm.Client, cfg Config) error {
 
 	compact := map[string]*string{
 		"cleanup.policy":    kadm.StringPtr("compact"),

@@ -24,10 +24,10 @@
 //     compacted topic (about 0.4 s per 100,000 records on one core), so compacting at every
 //     pass stalled the whole broker for seconds every 30 s at a million models, though nothing
 //     could be removed. Retention (which only walks batch metadata) is applied at every pass;
-//     compaction only once the seeded compacted topics (Models, State) hold twice the bytes they
-//     held after the last compaction, like Kafka's default min.cleanable.dirty.ratio of 0.5.
-//     The compacted topics thus stay under about twice their live records, and passes get rarer
-//     as they get longer. Compacted topics a user creates are compacted in the same passes.
+//     compaction only once the topics with cleanup.policy=compact (seeded or created by a node
+//     or a user) hold together twice the bytes they held after the last compaction, like
+//     Kafka's default min.cleanable.dirty.ratio of 0.5. The compacted topics thus stay under
+//     about twice their live records, and passes get rarer as they get longer.
 //   - The compacted topics carry retention.ms=-1 and retention.bytes=-1. kfake applies time and
 //     size retention to every topic, compacted or not (real Kafka does not), so without this a
 //     model descriptor would disappear after the 7-day default retention.
