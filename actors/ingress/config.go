@@ -43,6 +43,13 @@ type Config struct {
 	// it resumes at ResumeAt.
 	MaxInFlight int
 	ResumeAt    int
+	// FetchPartitionBytes is the most one fetch asks of one partition.
+	// franz-go drops what it buffered for a partition when it is paused (to
+	// fetch it again on resume); the ingress polls everything buffered, so
+	// a pause costs at most the one fetch that may be under way: this many
+	// bytes, decoded twice. Raise it for a broker far away (a partition
+	// reads at most this much per round trip).
+	FetchPartitionBytes int
 	// MaxBatch is the most events sent to a model actor in one message.
 	MaxBatch int
 	// Linger holds a partially filled batch this long for more events;
@@ -98,6 +105,7 @@ func DefaultConfig() Config {
 		DeadLetter:          "actorserve.deadletter",
 		MaxInFlight:         16384,
 		ResumeAt:            8192,
+		FetchPartitionBytes: 128 << 10,
 		MaxBatch:            256,
 		ProducerMaxBuffered: 65536,
 		RequestTimeout:      10 * time.Second,
@@ -124,6 +132,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Shadow, "shadow-topic", c.Shadow, "topic a shadow version's predictions are written to")
 	fs.StringVar(&c.DeadLetter, "deadletter-topic", c.DeadLetter, "topic dead letters are written to")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "events in flight per partition before it is paused")
+	fs.IntVar(&c.FetchPartitionBytes, "fetch-partition-bytes", c.FetchPartitionBytes, "most bytes one fetch asks of one partition (a pause may fetch this much again)")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most events per message to a model actor")
 	fs.DurationVar(&c.Linger, "batch-linger", c.Linger, "hold a partial batch this long for more events (0 = send at once)")
 	fs.DurationVar(&c.ProducerLinger, "producer-linger", c.ProducerLinger, "output producer linger (0 = lowest latency)")
@@ -158,6 +167,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 || c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("ingress: max-in-flight (%d) and max-batch (%d) must be positive", c.MaxInFlight, c.MaxBatch))
+	}
+	if c.FetchPartitionBytes < 1<<10 || c.FetchPartitionBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("ingress: fetch-partition-bytes (%d) must be between 1 KiB and 64 MiB", c.FetchPartitionBytes))
 	}
 	if c.ResumeAt <= 0 || c.ResumeAt >= c.MaxInFlight {
 		c.ResumeAt = max(1, c.MaxInFlight/2)

@@ -13,6 +13,7 @@ var (
 	descDead        = prometheus.NewDesc("actorserve_deadletters_total", "Dead letters written, by reason.", []string{"reason"}, nil)
 	descSkipped     = prometheus.NewDesc("actorserve_ingress_skipped_total", "Empty predictions skipped (on_empty: skip).", nil, nil)
 	descPauses      = prometheus.NewDesc("actorserve_ingress_pauses_total", "Times a partition was paused because its in-flight window was full.", nil, nil)
+	descFetched     = prometheus.NewDesc("actorserve_ingress_records_fetched_total", "Records decoded from fetch responses, including records fetched again after a pause; compare with actorserve_ingress_events_total.", nil, nil)
 	descInFlight    = prometheus.NewDesc("actorserve_ingress_in_flight", "Records read but not yet fully processed, per partition.", []string{"topic", "partition"}, nil)
 	descLag         = prometheus.NewDesc("actorserve_ingress_lag", "Records behind the high watermark not yet processed, per owned partition.", []string{"topic", "partition"}, nil)
 	descPaused      = prometheus.NewDesc("actorserve_ingress_paused", "1 while a partition is paused by backpressure.", []string{"topic", "partition"}, nil)
@@ -24,7 +25,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (in *Ingress) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches, descRetried} {
+	for _, d := range []*prometheus.Desc{descEvents, descPredictions, descDead, descSkipped, descPauses, descFetched, descInFlight, descLag, descPaused, descOwned, descFeedback, descBatches, descRetried} {
 		ch <- d
 	}
 	in.e2e.vec.Describe(ch)
@@ -39,6 +40,7 @@ func (in *Ingress) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPredictions, prometheus.CounterValue, float64(s.Predictions))
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped))
 	ch <- prometheus.MustNewConstMetric(descPauses, prometheus.CounterValue, float64(s.Pauses))
+	ch <- prometheus.MustNewConstMetric(descFetched, prometheus.CounterValue, float64(s.Fetched))
 	for reason, n := range s.DeadLetters {
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(n), reason)
 	}

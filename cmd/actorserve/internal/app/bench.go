@@ -63,6 +63,10 @@ type BenchResult struct {
 	// (actorserve rows only).
 	Batches   int64 `json:"batches,omitempty"`
 	CrossNode int64 `json:"cross_node_batches,omitempty"`
+	// Fetched is the records the nodes decoded from fetch responses over
+	// the throughput run; above Events, records fetched again after a
+	// backpressure pause.
+	Fetched int64 `json:"fetched_records,omitempty"`
 	// Runs is how many runs the row's figures summarise; MinEventsPerSec
 	// and MaxEventsPerSec their spread (EventsPerSec is the median run).
 	Runs            int     `json:"runs"`
@@ -296,6 +300,7 @@ func benchOne(ctx context.Context, cfg BenchConfig, brokers []string, mode, name
 			st := n.Ingress.Stats()
 			res.Batches += st.Batches
 			res.CrossNode += st.CrossNode
+			res.Fetched += st.Fetched
 		}
 	}
 
@@ -629,7 +634,7 @@ func WriteBenchTable(w io.Writer, cfg BenchConfig, res []BenchResult) {
 	fmt.Fprintf(w, "%d JSON events, %d linear models, %d partitions; %d round(s), rows interleaved; latency at half the maximum rate for %s\n",
 		cfg.Events, cfg.Models, cfg.Partitions, max(cfg.Rounds, 1), cfg.Latency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tEVENTS/S (MEDIAN)\tMIN-MAX\tVS (A)\tVS (A')\tVS 1ST NODES\tCPU S/1M EVENTS\tCPU VS 1ST NODES\tCROSS-NODE BATCHES\tLATENCY RATE\tP50\tP99")
+	fmt.Fprintln(tw, "RUN\tEVENTS/S (MEDIAN)\tMIN-MAX\tVS (A)\tVS (A')\tVS 1ST NODES\tCPU S/1M EVENTS\tCPU VS 1ST NODES\tCROSS-NODE BATCHES\tFETCHED/EVENT\tLATENCY RATE\tP50\tP99")
 	for _, r := range res {
 		cpu := "-"
 		if r.CPUPerMillion > 0 {
@@ -639,9 +644,13 @@ func WriteBenchTable(w io.Writer, cfg BenchConfig, res []BenchResult) {
 		if r.Batches > 0 {
 			cross = fmt.Sprintf("%.1f%% of %d", 100*float64(r.CrossNode)/float64(r.Batches), r.Batches)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f-%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, r.MinEventsPerSec, r.MaxEventsPerSec,
+		fetched := "-"
+		if r.Fetched > 0 {
+			fetched = fmt.Sprintf("%.2f", float64(r.Fetched)/float64(cfg.Events))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f-%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f/s\t%s\t%s\n", r.Name, r.EventsPerSec, r.MinEventsPerSec, r.MaxEventsPerSec,
 			ratioText(r.Ratio), ratioText(r.RatioConsumer), ratioText(r.RatioFirstNodes), cpu, ratioText(r.CPURatioFirstNodes),
-			cross, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
+			cross, fetched, r.Rate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "Ratios are medians of the ratios within one round. CPU: the whole process (user + system) over the throughput window, the embedded broker and the output reader included in every row.")

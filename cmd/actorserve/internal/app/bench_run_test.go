@@ -40,6 +40,9 @@ func TestRunBenchSmall(t *testing.T) {
 		if r.Batches == 0 || r.CrossNode != 0 {
 			t.Errorf("%s: %d of %d batches crossed nodes", r.Name, r.CrossNode, r.Batches)
 		}
+		if r.Fetched < int64(cfg.Events) {
+			t.Errorf("%s: the nodes decoded %d records for %d events", r.Name, r.Fetched, cfg.Events)
+		}
 		if r.RatioConsumer <= 0 {
 			t.Errorf("%s: no ratio to the hand-written consumer", r.Name)
 		}
@@ -49,7 +52,7 @@ func TestRunBenchSmall(t *testing.T) {
 	}
 	var b bytes.Buffer
 	WriteBenchTable(&b, cfg, res)
-	for _, want := range []string{"(a) franz-go passthrough", "(a') franz-go consumer", "(b) actorserve, 1 node", "(c) actorserve, 2 node", "CPU S/1M EVENTS", "VS 1ST NODES", "2 round(s)"} {
+	for _, want := range []string{"(a) franz-go passthrough", "(a') franz-go consumer", "(b) actorserve, 1 node", "(c) actorserve, 2 node", "CPU S/1M EVENTS", "VS 1ST NODES", "FETCHED/EVENT", "2 round(s)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

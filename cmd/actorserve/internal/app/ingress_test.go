@@ -421,18 +421,21 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	const (
 		maxInFlight = 64
 		resumeAt    = 32
-		maxPoll     = 4096 // the ingress polls at most this many records at once
+		// maxPoll bounds what one poll gives a partition: one fetch of it,
+		// at most the consumer's 128 KiB per partition (32 of these events)
+		// or one producer batch if larger (1 MiB, 256 of them).
+		maxPoll = 512
 		// bound is the most one partition may hold: a full window plus one
 		// poll (enqueue never blocks; it pauses once the window is full).
 		bound = maxInFlight + maxPoll
-		// nSlow is ten times the bound, so a node that ignores the window
+		// nSlow is 70 times the bound, so a node that ignores the window
 		// holds far more than bound events in flight and far more heap than
 		// the budget below: both assertions fail without the bound.
-		nSlow = 10 * bound
+		nSlow = 70 * bound
 		nFast = 10000
 		// Each slow event carries padBytes of padding (sent uncompressed), so
-		// what the node holds shows in the heap: nSlow events are ~170 MiB, a
-		// window of bound events ~17 MiB; the budget below (~58 MiB) sits
+		// what the node holds shows in the heap: nSlow events are ~160 MiB, a
+		// window of bound events ~2.3 MiB; the budget below (~37 MiB) sits
 		// far from both the bounded figure and the unbounded one.
 		padBytes = 4096
 	)
@@ -501,9 +504,10 @@ func TestIngressSlowModelBounded(t *testing.T) {
 	// is memory the node holds, not garbage the collector has not reached
 	// yet. The budget is a window of bound events at twice their size
 	// (the fetch buffer their records point into, the decoded event) plus
-	// 24 MiB for the node itself: about a third of what holding all
-	// nSlow events would add. The raw HeapInuse peak is logged too.
-	heapBudget := uint64(bound)*2*(padBytes+128) + 24<<20
+	// 32 MiB for the node itself (its clients' buffers, its actors; 17-23
+	// MiB measured): about a fifth of what holding all nSlow events would
+	// add. The raw HeapInuse peak is logged too.
+	heapBudget := uint64(bound)*2*(padBytes+128) + 32<<20
 	var ms runtime.MemStats
 	heapAfterGC := func() uint64 {
 		runtime.GC()
@@ -731,5 +735,62 @@ func TestIngressHeldUntilReleased(t *testing.T) {
 	})
 	if dup := w.duplicates(); len(dup) > 0 {
 		t.Errorf("%d events scored twice", len(dup))
+	}
+}
+
+// TestIngressBackpressureDecodesOnce reads a backlog through a small
+// in-flight window, so the partition is paused and resumed over and over,
+// and checks that what the node decodes stays near what it processes:
+// franz-go drops a paused partition's buffered records, to fetch them
+// again on resume, so a node that pauses with a fetch buffered decodes the
+// backlog several times over (3.7 times at 1,000,000 events in the bench).
+func TestIngressBackpressureDecodesOnce(t *testing.T) {
+	const (
+		n           = 60000
+		maxInFlight = 256
+		resumeAt    = 128
+	)
+	b := ingBroker(t)
+	adjust := func(c *NodeConfig) {
+		c.Ingress.MaxInFlight = maxInFlight
+		c.Ingress.ResumeAt = resumeAt
+	}
+	// A first node deploys the model and leaves, so that the node under
+	// test meets the whole backlog at once.
+	n0 := ingStartNode(t, b.Addrs(), "t0", nil, adjust)
+	ingDeploy(t, n0, "m", ingLinear([]string{"a", "b"}, nil, [][]float64{{1, 2}}, []float64{0}, "identity"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := n0.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown t0: %v", err)
+	}
+	// Batches of at most 16 KiB (Kafka's Java producer's default), so that a
+	// fetch resumed inside a batch decodes little of what came before;
+	// uncompressed, so that a fetch's byte limit is what the node decodes.
+	cl := ingProducer(t, b.Addrs(), kgo.ProducerBatchMaxBytes(16<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	recs := make([]*kgo.Record, 0, n)
+	for i := range n {
+		recs = append(recs, ingEvent("m", ingJSON(map[string]any{"id": fmt.Sprintf("e-%d", i), "features": map[string]float64{"a": float64(i), "b": 1}})))
+	}
+	ingProduce(t, cl, recs...)
+
+	node := ingStartNode(t, b.Addrs(), "t1", nil, adjust)
+	w := ingWatch(t, b.Addrs())
+	ingEventually(t, 90*time.Second, func() error {
+		if got := w.countModel("m"); got < n {
+			return fmt.Errorf("%d of %d predictions", got, n)
+		}
+		return nil
+	})
+	st := node.Ingress.Stats()
+	t.Logf("%d events: %d pauses, %d records decoded (%.2f per event)", st.Events, st.Pauses, st.Fetched, float64(st.Fetched)/float64(n))
+	if st.Pauses < 10 {
+		t.Fatalf("%d pauses over %d events with a window of %d: the backlog never filled the window, the test proves nothing", st.Pauses, n, maxInFlight)
+	}
+	if st.Fetched < n {
+		t.Fatalf("%d records decoded for %d events: the counter misses fetches", st.Fetched, n)
+	}
+	if limit := n * 5 / 4; st.Fetched > int64(limit) {
+		t.Errorf("%d records decoded for %d events (more than %d): pauses made the node fetch and decode the backlog again", st.Fetched, n, limit)
 	}
 }
