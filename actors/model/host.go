@@ -109,6 +109,7 @@ type Host struct {
 
 	mu     sync.RWMutex
 	active map[string]activeRef
+	totals nodeTotals // the active models' stats, summed as they change
 	sys    atomic.Pointer[actor.ActorSystem]
 
 	partitions atomic.Pointer[func() []msg.PartitionInfo]
@@ -313,7 +314,11 @@ func (h *Host) History(id string) ([]msg.HistoryPoint, bool) {
 
 func (h *Host) register(id string, pid *actor.PID, s *Stats) {
 	h.mu.Lock()
+	if old, ok := h.active[id]; ok && old.stats != s {
+		old.stats.countIn(nil)
+	}
 	h.active[id] = activeRef{pid: pid, stats: s}
+	s.countIn(&h.totals)
 	var evict *actor.PID
 	if h.cfg.MaxActive > 0 && len(h.active) > h.cfg.MaxActive {
 		var oldest time.Time
@@ -337,6 +342,7 @@ func (h *Host) unregister(id string, pid *actor.PID) {
 	h.mu.Lock()
 	if ref, ok := h.active[id]; ok && ref.pid.Equal(pid) {
 		delete(h.active, id)
+		ref.stats.countIn(nil)
 	}
 	if cur := h.replicas[id]; cur != nil && cur.Equal(pid) {
 		delete(h.replicas, id)
@@ -393,7 +399,11 @@ func (h *Host) SketchStats(ids ...string) []msg.ModelStats {
 
 func (h *Host) stats(ids []string, snap func(*Stats) msg.ModelStats) []msg.ModelStats {
 	h.mu.RLock()
-	refs := make([]*Stats, 0, len(h.active))
+	n := len(ids) // a page asks for a few ids: not room for every active model
+	if n == 0 {
+		n = len(h.active)
+	}
+	refs := make([]*Stats, 0, n)
 	if len(ids) == 0 {
 		for _, r := range h.active {
 			refs = append(refs, r.stats)

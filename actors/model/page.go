@@ -15,61 +15,58 @@ import (
 const MaxPage = 10_000
 
 // StatsReply answers q from this node: the stats of q.IDs (or of the page
-// q.Page selects), with the node's totals when q.Totals is set. A page
-// costs O(a log a) for a models active here, never the number deployed.
+// q.Page selects), with the node's totals when q.Totals is set. The totals
+// cost O(1) (running sums, see nodeTotals) and the stats of q.IDs
+// O(len(q.IDs)); a page costs O(a log a) for a models active here, never
+// the number deployed.
 func (h *Host) StatsReply(memberID string, q *msg.StatsQuery) *msg.StatsReply {
 	rep := &msg.StatsReply{Node: h.nodeName, MemberID: memberID}
 	snap := (*Stats).Snapshot
 	if q.Sketches {
 		snap = (*Stats).snapshotWire
 	}
-	if q.Page == nil && !q.Totals {
-		rep.Models = h.stats(q.IDs, snap)
-		if len(q.IDs) == 0 {
-			rep.Partitions = h.Partitions()
-		}
-		return rep
-	}
-	type entry struct {
-		id string
-		s  *Stats
-	}
-	h.mu.RLock()
-	all := make([]entry, 0, len(h.active))
-	for id, ref := range h.active {
-		all = append(all, entry{id, ref.stats})
-	}
-	h.mu.RUnlock()
-	var tot msg.NodeTotals
-	var page []entry
-	now := time.Now()
-	for _, e := range all {
-		e.s.mu.Lock()
-		state, format := e.s.state, e.s.format
-		tot.Usage += e.s.usage
-		tot.Errors += e.s.errors
-		tot.Rate1m += e.s.series.rate(now)
-		e.s.mu.Unlock()
-		tot.Active++
-		if p := q.Page; p != nil && e.id > p.After && strings.HasPrefix(e.id, p.Prefix) &&
-			(p.State == "" || p.State == state) && (p.Format == "" || p.Format == format) {
-			page = append(page, e)
-		}
-	}
 	if q.Totals {
+		tot := h.totals.read(time.Now())
+		h.mu.RLock()
+		tot.Active = len(h.active)
+		h.mu.RUnlock()
 		rep.Totals = &tot
 	}
 	if q.Page == nil && len(q.IDs) == 0 {
-		rep.Partitions = h.Partitions() // the cluster view asks for totals and partitions
+		// The cluster view asks for totals and partitions; a query with
+		// neither ids nor totals, for every active model.
+		rep.Partitions = h.Partitions()
 	}
-	if q.Page != nil {
+	switch {
+	case q.Page != nil:
+		type entry struct {
+			id string
+			s  *Stats
+		}
+		p := q.Page
+		var page []entry
+		h.mu.RLock()
+		for id, ref := range h.active {
+			if id > p.After && strings.HasPrefix(id, p.Prefix) {
+				page = append(page, entry{id, ref.stats})
+			}
+		}
+		h.mu.RUnlock()
+		if p.State != "" || p.Format != "" {
+			page = slices.DeleteFunc(page, func(e entry) bool {
+				e.s.mu.Lock()
+				state, format := e.s.state, e.s.format
+				e.s.mu.Unlock()
+				return (p.State != "" && p.State != state) || (p.Format != "" && p.Format != format)
+			})
+		}
 		slices.SortFunc(page, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
-		page = page[:min(len(page), max(0, min(q.Page.Limit, MaxPage)))]
+		page = page[:min(len(page), max(0, min(p.Limit, MaxPage)))]
 		rep.Models = make([]msg.ModelStats, len(page))
 		for i, e := range page {
 			rep.Models[i] = snap(e.s)
 		}
-	} else if len(q.IDs) > 0 {
+	case len(q.IDs) > 0 || !q.Totals:
 		rep.Models = h.stats(q.IDs, snap)
 	}
 	return rep

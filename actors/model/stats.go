@@ -39,6 +39,9 @@ type Stats struct {
 	pending atomic.Int64
 	// shed counts events of requests shed unrun (overload)
 	shed atomic.Int64
+	// totals: the node's running sums this model is counted in while it is
+	// registered active (nil: none); see countIn.
+	totals *nodeTotals
 	// totals over the actor's life, for Prometheus (monotonic)
 	events, failures int64
 	sumSec           float64
@@ -82,6 +85,10 @@ func (s *Stats) reset(version int64, format, desc string, now time.Time) {
 		prev := s.snapshotLocked()
 		prev.Previous = nil
 		s.previous = &prev
+	}
+	if s.totals != nil {
+		s.totals.usage.Add(-s.usage)
+		s.totals.errors.Add(-s.errors)
 	}
 	s.window = newWindow(version, now)
 	s.format, s.desc, s.state = format, desc, "active"
@@ -145,6 +152,10 @@ func (s *Stats) observe(d time.Duration, n int, now time.Time) {
 	s.addLatency(per, n)
 	s.lastUsed = now
 	s.series.add(now, n, per)
+	if s.totals != nil {
+		s.totals.usage.Add(int64(n))
+		s.totals.addEvents(now.Unix(), int64(n))
+	}
 	s.events += int64(n)
 	s.sumSec += d.Seconds()
 	s.mu.Unlock()
@@ -162,6 +173,9 @@ func (s *Stats) label(regression, correct bool, absErr float64) {
 func (s *Stats) fail(code, text string, n int) {
 	s.mu.Lock()
 	s.errors += int64(n)
+	if s.totals != nil {
+		s.totals.errors.Add(int64(n))
+	}
 	if s.errorsBy == nil {
 		s.errorsBy = map[string]int64{}
 	}
