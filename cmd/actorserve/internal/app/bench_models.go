@@ -37,9 +37,10 @@ type ModelsBenchConfig struct {
 	ActiveFraction float64  // of them, activated with one prediction each
 	Concurrency    int      // concurrent HTTP requests while deploying and activating
 	IdleTimeout    time.Duration
-	Predicts       int // predictions timed, one at a time
-	PredictGCs     int // then on until this many garbage collections completed
-	Pages          int // list pages timed
+	Predicts       int    // predictions timed, one at a time
+	PredictGCs     int    // then on until this many garbage collections completed
+	Pages          int    // list pages timed
+	ListCPUProfile string // where to write a CPU profile of the list pages alone ("": none)
 	Logger         *slog.Logger
 	Progress       io.Writer // one line per decile deployed; nil: none
 	Kafka          KafkaConfig
@@ -128,6 +129,7 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&cfg.Pages, "pages", 200, "list pages timed (with --active-fraction)")
 	brokers := fs.String("brokers", "", "Kafka brokers (default: an embedded broker in this process)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&cfg.ListCPUProfile, "list-cpuprofile", "", "write a CPU profile of the timed list pages alone to this file (with --active-fraction; not with --cpuprofile)")
 	cfg.Kafka.registerFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -138,6 +140,9 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if _, err := cfg.Kafka.opts(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if *cpuprofile != "" && cfg.ListCPUProfile != "" {
+		return fmt.Errorf("%w: --cpuprofile and --list-cpuprofile cannot both be given (one CPU profile at a time)", ErrUsage)
 	}
 	stop, err := startCPUProfile(*cpuprofile)
 	if err != nil {
@@ -343,6 +348,12 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 	}
 
 	// A list page of 100, from the start and from random cursors.
+	stopProfile, err := startCPUProfile(cfg.ListCPUProfile)
+	if err != nil {
+		return res, err
+	}
+	stopProfile = sync.OnceFunc(stopProfile)
+	defer stopProfile()
 	var lat []time.Duration
 	for i := range max(1, cfg.Pages) {
 		u := addrs[rand.IntN(len(addrs))] + "/v1/models?limit=100"
@@ -356,6 +367,7 @@ func RunModelsBench(ctx context.Context, cfg ModelsBenchConfig) (ModelsBenchResu
 		}
 		lat = append(lat, time.Since(t0))
 	}
+	stopProfile()
 	res.ListP50, res.ListP99 = quantile(lat, 0.5), quantile(lat, 0.99)
 
 	// Predictions of active models, one at a time: cfg.Predicts of them
