@@ -178,7 +178,10 @@ func (lq *listQuery) matches(d *serving.Descriptor) bool {
 func (s *Server) page(ctx context.Context, lq listQuery, ot orderedTable) modelList {
 	out := modelList{Models: []ModelView{}}
 	byActor := lq.node != "" || (lq.state != "" && lq.state != "inactive")
-	var rows []ModelView
+	// A view is large (its stats, variant and previous window): room for
+	// the page at once, not grown by doubling, which was a quarter of a
+	// page's CPU.
+	rows := make([]ModelView, 0, min(lq.limit, 1000))
 	more := false
 	resume := "" // the id the next page starts after, when more
 	var g pageGather
@@ -269,7 +272,7 @@ func (s *Server) page(ctx context.Context, lq listQuery, ot orderedTable) modelL
 			}
 		}
 	}
-	out.Models = append(out.Models, rows...)
+	out.Models = rows
 	out.Count = len(out.Models)
 	if more {
 		out.Next = encodeCursor(resume)
