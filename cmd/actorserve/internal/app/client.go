@@ -144,10 +144,17 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var out struct {
 		ID      string `json:"id"`
 		Version int64  `json:"version"`
+		Pending bool   `json:"pending"`
+		Detail  string `json:"detail"`
 	}
 	// The node checks the descriptor: its error is shown as it is.
 	if err := call(ctx, http.MethodPut, h.url("/v1/models/"+url.PathEscape(*id)), b, &out); err != nil {
 		return err
+	}
+	if out.Pending {
+		// Published, not read back in time: say so, not "deployed".
+		fmt.Fprintf(stdout, "published %s version %d, not confirmed yet: %s\n", out.ID, out.Version, out.Detail)
+		return nil
 	}
 	fmt.Fprintf(stdout, "deployed %s version %d\n", out.ID, out.Version)
 	return nil
