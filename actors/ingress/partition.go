@@ -619,7 +619,9 @@ func (p *partition) producePrediction(e *entry, out *outPrediction, labels []str
 		p.deadLetter(e, out.Model, msg.CodeModelError, "encode prediction: "+err.Error(), 0)
 		return
 	}
-	rec := &kgo.Record{Topic: p.in.cfg.Predictions, Key: p.predictionKey(e, out.ID), Value: b, Headers: p.outHeaders(e)}
+	// The record's timestamp is the prediction's, taken once per batch:
+	// left zero, franz-go would read the clock for every record.
+	rec := &kgo.Record{Topic: p.in.cfg.Predictions, Key: p.predictionKey(e, out.ID), Value: b, Headers: p.outHeaders(e), Timestamp: out.TS}
 	p.produce(rec, "prediction", func(err error) {
 		if err != nil {
 			// Kafka refused the record itself for good (too large,
