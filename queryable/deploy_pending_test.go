@@ -41,7 +41,7 @@ func (t *readBackTable) WaitFor(context.Context, string, func(*serving.Descripto
 
 func (t *readBackTable) Sync(ctx context.Context) error {
 	t.mu.Lock()
-	behind := len(t.pending) > 0
+	behind, stall := len(t.pending) > 0, t.stall
 	t.mu.Unlock()
 	if !behind {
 		return nil
@@ -49,7 +49,7 @@ func (t *readBackTable) Sync(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.stall:
+	case <-stall:
 	}
 	select {
 	case <-ctx.Done():
@@ -139,5 +139,45 @@ func TestDeployPendingWhenReadBackIsSlow(t *testing.T) {
 				t.Fatalf("after the stall the table holds %+v (found %v); want version 1 at revision %d", got, ok, ans.Revision)
 			}
 		})
+	}
+}
+
+// TestLifecyclePendingWhenReadBackIsSlow: a rollback the broker
+// acknowledged is not answered as failed when reading it back takes longer
+// than the bound either: 202 pending with the revision published.
+func TestLifecyclePendingWhenReadBackIsSlow(t *testing.T) {
+	tbl := &readBackTable{rows: map[string]*serving.Descriptor{}, pending: map[string]*serving.Descriptor{}, stall: make(chan struct{})}
+	close(tbl.stall)
+	reg := serving.NewRegistry()
+	linear.Register(reg)
+	cfg := DefaultConfig()
+	cfg.DeployConfirmTimeout = 500 * time.Millisecond
+	s := New(cfg, Deps{Table: tbl, Publisher: tbl, Registry: reg})
+	serve := func(method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	const desc = `{"format":"linear","features":["x0","x1"],"data":{"coefficients":[[0.5,-1]],"intercepts":[1],"link":"identity"}}`
+	for v := 1; v <= 2; v++ {
+		if rec := serve(http.MethodPut, "/v1/models/m-1", desc); rec.Code != http.StatusAccepted {
+			t.Fatalf("deploy %d: %d %s", v, rec.Code, rec.Body)
+		}
+	}
+	tbl.mu.Lock()
+	tbl.stall = make(chan struct{}) // the broker stalls from here on
+	tbl.mu.Unlock()
+	start := time.Now()
+	rec := serve(http.MethodPost, "/v1/models/m-1/rollback?to=1", "")
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("rollback after %s: %d %s; want 202", time.Since(start), rec.Code, rec.Body)
+	}
+	var ans deployed
+	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if !ans.Pending || ans.Version != 1 || ans.Revision != 3 || ans.Offset == nil || rec.Header().Get("Location") != "/v1/models/m-1" {
+		t.Fatalf("rollback answered %s (Location %q); want pending, version 1 at revision 3, an offset and a Location", rec.Body, rec.Header().Get("Location"))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -42,12 +43,35 @@ func sameRecord(got, rec *serving.Descriptor) bool {
 // ErrNotDeployed is Transition's error for a model that is not deployed.
 var ErrNotDeployed = errors.New("model is not deployed")
 
+// UnconfirmedError is Transition's error for a record the broker
+// acknowledged that was not read back before the context ended: it is
+// durable and every node applies it, unless another node published a
+// record of the same revision just before it.
+type UnconfirmedError struct {
+	Record *serving.Descriptor // the record published
+	Offset int64               // its offset in the control topic
+	Err    error               // why the read-back ended
+}
+
+func (e *UnconfirmedError) Error() string {
+	return fmt.Sprintf("model %q: revision %d was published at offset %d of the control topic but not read back: %v", e.Record.ID, e.Record.Rev(), e.Offset, e.Err)
+}
+
+func (e *UnconfirmedError) Unwrap() error { return e.Err }
+
 // Transition applies next to a model's current record and publishes the
 // result, as a compare-and-set over the control topic: it reads the topic
 // up to date, computes the record, publishes it and reads it back; when
 // another node published a record of the same revision first, it starts
 // again from that one. It returns the record that won.
 func Transition(ctx context.Context, table Table, pub Publisher, id string, next func(cur *serving.Descriptor) (*serving.Descriptor, error)) (*serving.Descriptor, error) {
+	return transition(ctx, 0, table, pub, id, next)
+}
+
+// transition is Transition with the read-back of a published record
+// bounded by confirm, from the publish on, rather than by what is left of
+// ctx (0: by ctx).
+func transition(ctx context.Context, confirm time.Duration, table Table, pub Publisher, id string, next func(cur *serving.Descriptor) (*serving.Descriptor, error)) (*serving.Descriptor, error) {
 	for attempt := 1; ; attempt++ {
 		if err := table.Sync(ctx); err != nil {
 			return nil, fmt.Errorf("read the control topic: %w", err)
@@ -64,11 +88,18 @@ func Transition(ctx context.Context, table Table, pub Publisher, id string, next
 		if err != nil {
 			return nil, err
 		}
-		if _, err := pub.Put(ctx, id, b); err != nil {
+		offset, err := pub.Put(ctx, id, b)
+		if err != nil {
 			return nil, fmt.Errorf("publish model %q to the control topic: %w", id, err)
 		}
-		if err := table.Sync(ctx); err != nil {
-			return nil, fmt.Errorf("model %q: published, but the control topic could not be read back: %w", id, err)
+		rctx, rcancel := ctx, context.CancelFunc(func() {})
+		if confirm > 0 {
+			rctx, rcancel = context.WithTimeout(context.WithoutCancel(ctx), confirm)
+		}
+		err = table.Sync(rctx)
+		rcancel()
+		if err != nil {
+			return nil, &UnconfirmedError{Record: rec, Offset: offset, Err: err}
 		}
 		if got, ok := table.Get(id); ok && sameRecord(got, rec) {
 			return got, nil
@@ -97,10 +128,19 @@ func (s *Server) transitionHTTP(w http.ResponseWriter, r *http.Request, next fun
 	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	got, err := Transition(ctx, s.d.Table, s.d.Publisher, id, func(cur *serving.Descriptor) (*serving.Descriptor, error) {
+	got, err := transition(ctx, s.confirmTimeout(), s.d.Table, s.d.Publisher, id, func(cur *serving.Descriptor) (*serving.Descriptor, error) {
 		return next(cur, time.Now().UTC())
 	})
+	var unconfirmed *UnconfirmedError
 	switch {
+	case errors.As(err, &unconfirmed) && r.Context().Err() == nil:
+		// Published: not a failure. Answered as a deploy is (202 pending).
+		rec, status := unconfirmed.Record, "/v1/models/"+url.PathEscape(id)
+		s.logger.Warn("model lifecycle: published, but not read back in time; answering pending", "model", id, "revision", rec.Rev(), "offset", unconfirmed.Offset, "err", unconfirmed.Err)
+		w.Header().Set("Location", status)
+		writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: rec.Version, Revision: rec.Rev(), Pending: true, Offset: &unconfirmed.Offset, Status: status,
+			Detail: fmt.Sprintf("%s; every node applies it unless another node changed this model at the same moment: GET %s shows the version once applied", unconfirmed, status)})
+		return
 	case errors.Is(err, ErrNotDeployed):
 		writeError(w, http.StatusNotFound, "unknown_model", fmt.Sprintf("model %q is not deployed", id))
 		return
