@@ -207,10 +207,22 @@ func (in *Ingress) newConsumer() error {
 	}
 	in.mu.Lock()
 	in.consumer = cl
+	// A descriptor that bound a topic while the client was being made
+	// found no consumer to add it to (addTopics): add it now.
+	var late []string
+	for t := range in.topics {
+		if !slices.Contains(topics, t) {
+			late = append(late, t)
+		}
+	}
 	if in.held {
-		cl.PauseFetchTopics(topics...)
+		cl.PauseFetchTopics(append(topics, late...)...)
 	}
 	in.mu.Unlock()
+	if len(late) > 0 {
+		in.logger.Info("reading topics bound by descriptors", "topics", late)
+		cl.AddConsumeTopics(late...)
+	}
 	return nil
 }
 

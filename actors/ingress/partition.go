@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -398,15 +399,15 @@ func (p *partition) send(q *modelQueue) {
 	if q.busy || len(q.items) == 0 || (!q.retryAt.IsZero() && time.Now().Before(q.retryAt)) {
 		return
 	}
-	n := min(len(q.items), p.in.cfg.MaxBatch)
-	batch := make([]item, n)
-	copy(batch, q.items)
-	q.items = q.items[n:]
-	if len(q.items) == 0 {
-		q.items = nil
+	var batch []item
+	if n := len(q.items); n <= p.in.cfg.MaxBatch {
+		batch, q.items = q.items, nil // the whole queue goes: no copy
 	} else {
+		batch = slices.Clone(q.items[:p.in.cfg.MaxBatch])
+		q.items = q.items[p.in.cfg.MaxBatch:]
 		q.since = time.Now()
 	}
+	n := len(batch)
 	q.busy = true
 	events := make([]msg.Event, n)
 	for i := range batch {
