@@ -100,11 +100,7 @@ func TestDeployPendingWhenReadBackIsSlow(t *testing.T) {
 			if !tc.stalled {
 				close(tbl.stall)
 			}
-			reg := serving.NewRegistry()
-			linear.Register(reg)
-			cfg := DefaultConfig()
-			cfg.DeployConfirmTimeout = 500 * time.Millisecond
-			s := New(cfg, Deps{Table: tbl, Publisher: tbl, Registry: reg})
+			s := pendingServer(tbl)
 
 			req := httptest.NewRequestWithContext(t.Context(), http.MethodPut, "/v1/models/m-1", strings.NewReader(desc))
 			rec := httptest.NewRecorder()
@@ -148,11 +144,7 @@ func TestDeployPendingWhenReadBackIsSlow(t *testing.T) {
 func TestLifecyclePendingWhenReadBackIsSlow(t *testing.T) {
 	tbl := &readBackTable{rows: map[string]*serving.Descriptor{}, pending: map[string]*serving.Descriptor{}, stall: make(chan struct{})}
 	close(tbl.stall)
-	reg := serving.NewRegistry()
-	linear.Register(reg)
-	cfg := DefaultConfig()
-	cfg.DeployConfirmTimeout = 500 * time.Millisecond
-	s := New(cfg, Deps{Table: tbl, Publisher: tbl, Registry: reg})
+	s := pendingServer(tbl)
 	serve := func(method, path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
 		rec := httptest.NewRecorder()
@@ -180,4 +172,13 @@ func TestLifecyclePendingWhenReadBackIsSlow(t *testing.T) {
 	if !ans.Pending || ans.Version != 1 || ans.Revision != 3 || ans.Offset == nil || rec.Header().Get("Location") != "/v1/models/m-1" {
 		t.Fatalf("rollback answered %s (Location %q); want pending, version 1 at revision 3, an offset and a Location", rec.Body, rec.Header().Get("Location"))
 	}
+}
+
+// pendingServer is a server on tbl that confirms a publish within 500 ms.
+func pendingServer(tbl *readBackTable) *Server {
+	reg := serving.NewRegistry()
+	linear.Register(reg)
+	cfg := DefaultConfig()
+	cfg.DeployConfirmTimeout = 500 * time.Millisecond
+	return New(cfg, Deps{Table: tbl, Publisher: tbl, Registry: reg})
 }

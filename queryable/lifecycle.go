@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -134,12 +133,7 @@ func (s *Server) transitionHTTP(w http.ResponseWriter, r *http.Request, next fun
 	var unconfirmed *UnconfirmedError
 	switch {
 	case errors.As(err, &unconfirmed) && r.Context().Err() == nil:
-		// Published: not a failure. Answered as a deploy is (202 pending).
-		rec, status := unconfirmed.Record, "/v1/models/"+url.PathEscape(id)
-		s.logger.Warn("model lifecycle: published, but not read back in time; answering pending", "model", id, "revision", rec.Rev(), "offset", unconfirmed.Offset, "err", unconfirmed.Err)
-		w.Header().Set("Location", status)
-		writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: rec.Version, Revision: rec.Rev(), Pending: true, Offset: &unconfirmed.Offset, Status: status,
-			Detail: fmt.Sprintf("%s; every node applies it unless another node changed this model at the same moment: GET %s shows the version once applied", unconfirmed, status)})
+		s.answerPending(w, "model lifecycle", id, unconfirmed.Record.Version, unconfirmed) // published: not a failure
 		return
 	case errors.Is(err, ErrNotDeployed):
 		writeError(w, http.StatusNotFound, "unknown_model", fmt.Sprintf("model %q is not deployed", id))

@@ -449,11 +449,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 			if r.Context().Err() != nil {
 				return
 			}
-			s.logger.Warn("deploy: published, but not read back in time; answering pending", "model", id, "version", d.Version, "offset", offset, "err", err)
-			status := "/v1/models/" + url.PathEscape(id)
-			w.Header().Set("Location", status)
-			writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: d.Version, Revision: rec.Rev(), Pending: true, Offset: &offset, Status: status,
-				Detail: fmt.Sprintf("model %q: version %d was published at offset %d of the control topic but not read back within %s (%s); every node applies it unless another node deployed this model at the same moment: GET %s shows the version once applied", id, d.Version, offset, s.confirmTimeout(), err, status)})
+			s.answerPending(w, "deploy", id, d.Version, &UnconfirmedError{Record: rec, Offset: offset, Err: err})
 			return
 		}
 		got, ok := s.d.Table.Get(id)
@@ -485,6 +481,19 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(time.Duration(attempt) * time.Duration(rand.Int64N(int64(10*time.Millisecond)))):
 		}
 	}
+}
+
+// answerPending answers 202 for a change the broker acknowledged but that
+// was not read back in time (a deploy or a lifecycle transition): the record
+// is durable, and the answer says where to see the version it applied.
+// version is the one the change is about (a canary deploy's, not the
+// record's current version).
+func (s *Server) answerPending(w http.ResponseWriter, what, id string, version int64, u *UnconfirmedError) {
+	rev, status := u.Record.Rev(), "/v1/models/"+url.PathEscape(id)
+	s.logger.Warn(what+": published, but not read back in time; answering pending", "model", id, "version", version, "revision", rev, "offset", u.Offset, "err", u.Err)
+	w.Header().Set("Location", status)
+	writeJSON(w, http.StatusAccepted, deployed{ID: id, Version: version, Revision: rev, Pending: true, Offset: &u.Offset, Status: status,
+		Detail: fmt.Sprintf("version %d: %s; every node applies it unless another node changed this model at the same moment: GET %s shows the version once applied", version, u, status)})
 }
 
 // readBack waits, at most confirmTimeout, until the table has read the
